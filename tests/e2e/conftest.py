@@ -29,6 +29,19 @@ def inferd_bin():
 
 
 @pytest.fixture(scope="session")
+def tool(inferd_bin):
+    """tool("name") -> path of a test tool built from tests/tools/ (same build dir)."""
+    tools_dir = inferd_bin.parents[2] / "tests" / "tools"
+
+    def find(name):
+        p = tools_dir / name
+        if not p.exists():
+            pytest.fail(f"test tool {p} not built")
+        return p
+    return find
+
+
+@pytest.fixture(scope="session")
 def testdata():
     """../shared/testdata, or skip."""
     p = pathlib.Path(os.environ.get("INFERD_TESTDATA", ROOT.parent / "shared" / "testdata"))
