@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ggml type ids as stored in GGUF tensor infos. */
+/* ggml type ids as stored in GGUF tensor infos. Ids 4, 5, 31..33 and 36..38
+ * belonged to formats ggml has since removed; the traits table still names them. */
 typedef enum qtype {
     QT_F32 = 0,
     QT_F16 = 1,
@@ -47,7 +48,9 @@ typedef enum qtype {
     QT_TQ1_0 = 34,
     QT_TQ2_0 = 35,
     QT_MXFP4 = 39,
-    QT_COUNT = 40
+    QT_NVFP4 = 40,
+    QT_Q1_0 = 41,
+    QT_COUNT = 42 /* one past the largest id named in the traits table */
 } qtype;
 
 typedef void (*quant_dequantize_fn)(const void *src, float *dst, int64_t n);
