@@ -28,7 +28,16 @@ void inf_error_prefix(inf_error *err, const char *fmt, ...)
     va_end(ap);
     char old[INF_ERROR_MSG_CAP];
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Two steps (prefix, then the old text) so truncation is explicit. */
+    size_t k = strlen(prefix);
+    if (k > sizeof err->msg - 3) k = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, k);
+    memcpy(err->msg + k, ": ", 2);
+    size_t room = sizeof err->msg - k - 3;
+    size_t n = strlen(old);
+    if (n > room) n = room;
+    memcpy(err->msg + k + 2, old, n);
+    err->msg[k + 2 + n] = '\0';
 }
 
 void inf_error_clear(inf_error *err)
