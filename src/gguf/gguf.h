@@ -138,7 +138,9 @@ const char *gguf_vtype_name(gguf_vtype t);
  * writes the header, and tensor data is streamed in declaration order with
  * gguf_writer_write_data (any number of calls per tensor; padding is inserted
  * between tensors automatically). Memory use is independent of the data size.
- * Values are copied at the call. One thread per writer. */
+ * Values are copied at the call. One thread per writer. Setters return INF_OK or
+ * an error status; the first error is sticky (later calls return it) and its
+ * message comes back from gguf_writer_close. */
 typedef struct gguf_writer gguf_writer;
 
 /* Creates the output file. alignment 0 means the default (32); it is also written
@@ -174,7 +176,8 @@ int gguf_writer_begin_data(gguf_writer *w);
 /* Appends bytes of the current tensor's data; moves on when a tensor is complete. */
 int gguf_writer_write_data(gguf_writer *w, const void *data, size_t n);
 /* Checks every declared tensor got exactly its bytes, flushes, closes. Frees w even
- * on error. Returns the first error met by any earlier call, if any. */
+ * on error. Returns the first error met by any earlier call, if any, and then
+ * removes the partial file. A file with no tensors may skip begin_data. */
 int gguf_writer_close(gguf_writer *w, inf_error *err);
 /* Abandons the file (removes it). NULL allowed. */
 void gguf_writer_abort(gguf_writer *w);

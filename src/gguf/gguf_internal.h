@@ -31,6 +31,12 @@ int64_t gguf_index_find(const gguf_index *ix, const char *name, gguf_index_name_
                         const void *ctx);
 void gguf_index_free(gguf_index *ix);
 
+/* Bytes of a tensor of the given type and shape (unused dims = 1). INF_OK, or
+ * INF_ERR_FORMAT with *why saying what is wrong (unknown type id, a dimension
+ * <= 0, overflow, ne[0] not a whole number of blocks). */
+int gguf_tensor_nbytes(uint32_t type, const int64_t ne[GGUF_MAX_DIMS], uint64_t *nbytes,
+                       const char **why);
+
 struct gguf_file {
     const uint8_t *base;     /* start of the file bytes */
     uint64_t size;           /* bytes in the file */

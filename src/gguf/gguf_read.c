@@ -210,31 +210,51 @@ static const char *tensor_name(const void *ctx, int64_t i)
     return ((const gguf_file *)ctx)->tensors[i].name;
 }
 
-/* Element count and byte size of a tensor, or an error naming what is wrong. */
+int gguf_tensor_nbytes(uint32_t type, const int64_t ne[GGUF_MAX_DIMS], uint64_t *nbytes,
+                       const char **why)
+{
+    const quant_traits *q = quant_traits_of(type);
+    int64_t n = 1;
+    if (!q) {
+        *why = "unknown tensor type id";
+        return INF_ERR_FORMAT;
+    }
+    for (int d = 0; d < GGUF_MAX_DIMS; d++) {
+        if (ne[d] <= 0) {
+            *why = "a dimension is not positive";
+            return INF_ERR_FORMAT;
+        }
+        if (__builtin_mul_overflow(n, ne[d], &n)) {
+            *why = "the element count overflows";
+            return INF_ERR_FORMAT;
+        }
+    }
+    if (ne[0] % q->block_size) {
+        *why = "ne[0] is not a multiple of the type's block size";
+        return INF_ERR_FORMAT;
+    }
+    if (__builtin_mul_overflow((uint64_t)(n / q->block_size), (uint64_t)q->type_size, nbytes)) {
+        *why = "the byte size overflows";
+        return INF_ERR_FORMAT;
+    }
+    return INF_OK;
+}
+
+/* Byte size of a tensor, or an error naming what is wrong. */
 static int tensor_size(cursor *c, gguf_tensor *t, uint64_t at)
 {
+    const char *why = "";
+    if (!gguf_tensor_nbytes(t->type, t->ne, &t->nbytes, &why)) return INF_OK;
     const quant_traits *q = quant_traits_of(t->type);
     if (!q)
         return inf_errorf(c->err, INF_ERR_FORMAT,
                           "%s: unknown tensor type id %u (tensor info at offset %" PRIu64 ")",
                           c->where, t->type, at);
-    int64_t n = 1;
-    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++)
-        if (__builtin_mul_overflow(n, t->ne[d], &n))
-            return inf_errorf(c->err, INF_ERR_FORMAT,
-                              "%s: element count overflows (tensor info at offset %" PRIu64
-                              ")", c->where, at);
-    if (t->ne[0] % q->block_size)
-        return inf_errorf(c->err, INF_ERR_FORMAT,
-                          "%s: ne[0] = %" PRId64 " is not a multiple of the %s block size %d"
-                          " (tensor info at offset %" PRIu64 ")",
-                          c->where, t->ne[0], q->name, q->block_size, at);
-    uint64_t blocks = (uint64_t)(n / q->block_size);
-    if (__builtin_mul_overflow(blocks, (uint64_t)q->type_size, &t->nbytes))
-        return inf_errorf(c->err, INF_ERR_FORMAT,
-                          "%s: byte size overflows (tensor info at offset %" PRIu64 ")",
-                          c->where, at);
-    return INF_OK;
+    return inf_errorf(c->err, INF_ERR_FORMAT,
+                      "%s: shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "] of type %s:"
+                      " %s (block size %d; tensor info at offset %" PRIu64 ")",
+                      c->where, t->ne[0], t->ne[1], t->ne[2], t->ne[3], q->name, why,
+                      q->block_size, at);
 }
 
 static int rd_tensor_infos(cursor *c, gguf_file *f, gguf_str *names_in, uint64_t *info_at)
