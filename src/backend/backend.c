@@ -18,6 +18,7 @@ int32_t be_kv_q8_group(int32_t head_dim)
 static size_t head_row_bytes(be_kv_dtype dtype, int32_t hd)
 {
     if (dtype == BE_KV_Q8) return (size_t)hd + 2 * (size_t)(hd / be_kv_q8_group(hd));
+    if (dtype == BE_KV_F32) return 4 * (size_t)hd;
     return 2 * (size_t)hd;
 }
 

@@ -78,6 +78,8 @@ typedef enum be_kv_dtype {
      * value is q = round(x / s) clamped to [-127, 127] with s the stored
      * (f16-rounded) scale, and reads back as q * s (q = 0 when s = 0). */
     BE_KV_Q8 = 2,
+    /* full precision: for golden tests against float32 oracles, not for serving */
+    BE_KV_F32 = 3,
 } be_kv_dtype;
 
 typedef struct be_kv_config {
@@ -214,6 +216,13 @@ static inline int be_tensor_alloc(be_backend *be, const char *name, int n_dims,
 static inline void be_tensor_free(be_backend *be, be_tensor *t)
 {
     if (t) be->ops->tensor_free(be, t);
+}
+
+/* The configuration a pool was created with: every be_kv starts with its
+ * be_kv_config, so any backend's pool can be described. */
+static inline const be_kv_config *be_kv_config_of(const be_kv *kv)
+{
+    return (const be_kv_config *)kv;
 }
 
 /* Creates a KV pool (contents undefined). Returns INF_ERR_NOMEM when it does not
