@@ -37,9 +37,24 @@ static uint16_t store_scale(float v)
     return quant_f32_to_f16(v);
 }
 
+/* Squared error of v[j] ~ d * l[j] with l rounded and clamped to [lo, hi]. */
+static float scales_err(const float *v, int n, float d, int lo, int hi, int *l)
+{
+    float id = d != 0.0f ? 1.0f / d : 0.0f, err = 0.0f;
+    for (int j = 0; j < n; j++) {
+        l[j] = quant_round_clamp(v[j] * id, lo, hi);
+        float e = v[j] - d * (float)l[j];
+        err += e * e;
+    }
+    return err;
+}
+
 /* Integer multipliers for per-group scales v[0..n): v[j] ~ d * l[j] with l in
  * [lo, hi]; d is returned as stored (f16) and l is computed against it. The
- * extreme of v lands on lo when lo < 0 (symmetric formats), on hi otherwise. */
+ * extreme of v lands on lo when lo < 0 (symmetric formats), on hi otherwise.
+ * Real weights are small, which puts d among the f16 subnormals with only a few
+ * significant bits: the f16 values next to the rounded one can then fit the
+ * scales much better (or avoid clamping the extreme group), so they are tried. */
 static uint16_t quantize_scales(const float *v, int n, int lo, int hi, int *l)
 {
     float amax = 0.0f, max = 0.0f;
@@ -50,10 +65,21 @@ static uint16_t quantize_scales(const float *v, int n, int lo, int hi, int *l)
         }
     }
     uint16_t dh = store_scale(lo < 0 ? max / (float)lo : max / (float)hi);
-    float d = h2f(dh);
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < n; j++) l[j] = quant_round_clamp(v[j] * id, lo, hi);
-    return dh;
+    int tmp[QK_K / 16];
+    float best = scales_err(v, n, h2f(dh), lo, hi, l);
+    uint16_t best_dh = dh;
+    for (int k = -2; k <= 2 && (dh & 0x7fff) != 0; k++) {
+        int mag = (dh & 0x7fff) + k;
+        if (k == 0 || mag <= 0 || mag > 0x7bff) continue;
+        uint16_t cand = (uint16_t)((dh & 0x8000) | mag);
+        float err = scales_err(v, n, h2f(cand), lo, hi, tmp);
+        if (err < best) {
+            best = err;
+            best_dh = cand;
+            memcpy(l, tmp, (size_t)n * sizeof *l);
+        }
+    }
+    return best_dh;
 }
 
 /* Codes of x ~ dl * q - ml for a decoded sub-block scale and min. */
