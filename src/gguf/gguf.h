@@ -144,7 +144,8 @@ const char *gguf_vtype_name(gguf_vtype t);
 typedef struct gguf_writer gguf_writer;
 
 /* Creates the output file. alignment 0 means the default (32); it is also written
- * as general.alignment when not the default. */
+ * as general.alignment when not the default. Setting general.alignment yourself
+ * (copying metadata) is allowed when it is a UINT32 equal to this alignment. */
 int gguf_writer_open(const char *path, uint32_t alignment, gguf_writer **out, inf_error *err);
 
 int gguf_writer_set_u8(gguf_writer *w, const char *key, uint8_t v);

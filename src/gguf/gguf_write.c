@@ -7,7 +7,8 @@
  * straight to the file, so memory use does not depend on the data size. Every
  * tensor is padded to the alignment, as the reference writer does, so the file
  * ends on an aligned size. The first error is sticky: later calls return it and
- * gguf_writer_close reports it and removes the partial file. */
+ * gguf_writer_close reports it and removes the partial file. A non-default
+ * alignment is recorded as general.alignment (last, unless the caller set it). */
 #include "gguf/gguf_internal.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "quant/quant.h"
 
 #define WRITE_BUFFER (4u << 20)
+#define ALIGNMENT_KEY "general.alignment"
 
 typedef struct wtensor {
     char *name;
@@ -99,6 +101,15 @@ static int nameset_add(nameset *set, const char *s, char **copy)
     return 1;
 }
 
+static bool nameset_has(const nameset *set, const char *s)
+{
+    if (!set->cap) return false;
+    uint64_t h = hash_str(s) & (set->cap - 1);
+    for (; set->slots[h]; h = (h + 1) & (set->cap - 1))
+        if (strcmp(set->slots[h], s) == 0) return true;
+    return false;
+}
+
 static void nameset_free(nameset *set)
 {
     for (uint64_t i = 0; i < set->cap; i++) free(set->slots[i]);
@@ -159,6 +170,9 @@ static int kv_begin(gguf_writer *w, const char *key, gguf_vtype t)
     if (!key) return fail(w, INF_ERR_INVALID, "metadata key is NULL");
     if (w->state != W_DECLARE)
         return fail(w, INF_ERR_INVALID, "metadata '%s' set after gguf_writer_begin_data", key);
+    if (!strcmp(key, ALIGNMENT_KEY) && t != GGUF_VT_UINT32)
+        return fail(w, INF_ERR_INVALID, "metadata '%s' must be UINT32, not %s", key,
+                    gguf_vtype_name(t));
     char *copy = NULL;
     int added = nameset_add(&w->keys, key, &copy);
     if (added < 0) return fail(w, INF_ERR_NOMEM, "out of memory for metadata key '%s'", key);
@@ -169,9 +183,22 @@ static int kv_begin(gguf_writer *w, const char *key, gguf_vtype t)
     return rc;
 }
 
+/* general.alignment may be set (copying metadata does), but only to the alignment
+ * the writer lays the file out with. */
+static int check_alignment(gguf_writer *w, const char *key, uint64_t value)
+{
+    if (!w || w->status || !key || strcmp(key, ALIGNMENT_KEY) || value == w->alignment)
+        return INF_OK;
+    return fail(w, INF_ERR_INVALID, "metadata '%s' = %" PRIu64 " differs from the alignment"
+                " %u the file is written with", key, value, w->alignment);
+}
+
 static int set_scalar(gguf_writer *w, const char *key, gguf_vtype t, const void *v)
 {
-    int rc = kv_begin(w, key, t);
+    uint32_t u32 = 0;
+    if (t == GGUF_VT_UINT32) memcpy(&u32, v, 4);
+    int rc = t == GGUF_VT_UINT32 ? check_alignment(w, key, u32) : INF_OK;
+    if (!rc) rc = kv_begin(w, key, t);
     if (!rc) rc = kv_put(w, v, gguf_vtype_size(t));
     return rc;
 }
@@ -296,7 +323,8 @@ int gguf_writer_set_value(gguf_writer *w, const char *key, const gguf_value *v)
 {
     if (w && !w->status && (!v || (unsigned)v->type >= GGUF_VT_COUNT))
         return fail(w, INF_ERR_INVALID, "metadata '%s': invalid value", key ? key : "?");
-    int rc = kv_begin(w, key, v ? v->type : GGUF_VT_UINT8);
+    int rc = v && v->type == GGUF_VT_UINT32 ? check_alignment(w, key, v->v.u64) : INF_OK;
+    if (!rc) rc = kv_begin(w, key, v ? v->type : GGUF_VT_UINT8);
     if (!rc) rc = put_value(w, key, v, 0);
     return rc;
 }
@@ -365,6 +393,11 @@ int gguf_writer_begin_data(gguf_writer *w)
     if (w->status) return w->status;
     if (w->state != W_DECLARE)
         return fail(w, INF_ERR_INVALID, "gguf_writer_begin_data called twice");
+    /* A non-default alignment must be in the file for readers to find the data. */
+    if (w->alignment != GGUF_DEFAULT_ALIGNMENT && !nameset_has(&w->keys, ALIGNMENT_KEY)) {
+        int rc = gguf_writer_set_u32(w, ALIGNMENT_KEY, w->alignment);
+        if (rc) return rc;
+    }
     uint32_t head[2] = {0x46554747u, 3};
     uint64_t counts[2] = {(uint64_t)w->n_tensors, w->n_kv};
     int rc = put_file(w, head, sizeof head);
@@ -462,14 +495,6 @@ int gguf_writer_open(const char *path, uint32_t alignment, gguf_writer **out, in
         goto out;
     }
     setvbuf(w->fp, w->iobuf, _IOFBF, WRITE_BUFFER);
-    if (alignment != GGUF_DEFAULT_ALIGNMENT &&
-        (rc = gguf_writer_set_u32(w, "general.alignment", alignment))) {
-        inf_errorf(err, rc, "%s", w->err.msg);
-        fclose(w->fp);
-        w->fp = NULL;
-        unlink(path);
-        goto out;
-    }
 out:
     if (rc) {
         writer_free(w);

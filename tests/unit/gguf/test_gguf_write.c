@@ -159,7 +159,6 @@ static void test_copy(const char *src, const char *dst)
     }
     CHECK_EQ_INT(gguf_writer_open(dst, gguf_alignment(f), &w, &err), INF_OK);
     for (int64_t i = 0; w && i < gguf_kv_count(f); i++) {
-        if (!strcmp(gguf_kv_key(f, i), "general.alignment")) continue;
         CHECK_EQ_INT(gguf_writer_set_value(w, gguf_kv_key(f, i), gguf_kv_value(f, i)), INF_OK);
     }
     for (int64_t i = 0; w && i < gguf_tensor_count(f); i++) {
@@ -192,6 +191,22 @@ static void test_misuse(const char *path)
     CHECK_EQ_INT(gguf_writer_open(path, 48, &w, &err), INF_ERR_INVALID);  /* not 2^k */
     CHECK(w == NULL);
     CHECK_EQ_INT(gguf_writer_open("/nonexistent/dir/x.gguf", 0, &w, &err), INF_ERR_IO);
+
+    /* general.alignment only as the writer's own alignment, as UINT32 */
+    CHECK_EQ_INT(gguf_writer_open(path, 64, &w, &err), INF_OK);
+    CHECK_EQ_INT(gguf_writer_set_u32(w, "general.alignment", 32), INF_ERR_INVALID);
+    CHECK_EQ_INT(gguf_writer_close(w, &err), INF_ERR_INVALID);
+    CHECK_MSG(strstr(err.msg, "differs from the alignment 64") != NULL, "%s", err.msg);
+    CHECK_EQ_INT(gguf_writer_open(path, 0, &w, &err), INF_OK);
+    CHECK_EQ_INT(gguf_writer_set_u64(w, "general.alignment", 32), INF_ERR_INVALID);
+    CHECK_EQ_INT(gguf_writer_close(w, &err), INF_ERR_INVALID);
+    CHECK_EQ_INT(gguf_writer_open(path, 64, &w, &err), INF_OK);
+    CHECK_EQ_INT(gguf_writer_set_u32(w, "general.alignment", 64), INF_OK);
+    CHECK_EQ_INT(gguf_writer_close(w, &err), INF_OK);
+    gguf_file *g = NULL;
+    CHECK_EQ_INT(gguf_open(path, &g, &err), INF_OK);
+    CHECK(g && gguf_alignment(g) == 64 && gguf_kv_count(g) == 1);
+    gguf_close(g);
 
     /* duplicate key */
     CHECK_EQ_INT(gguf_writer_open(path, 0, &w, &err), INF_OK);
