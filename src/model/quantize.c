@@ -127,10 +127,7 @@ int quantize_file(const char *in_path, const char *out_path, uint32_t type, int 
         return inf_errorf(err, INF_ERR_UNSUPPORTED, "type %s cannot be a quantize target",
                           quant_type_name(type));
     if (n_threads <= 0) n_threads = synth_par_cpu_count();
-    if ((rc = gguf_open(in_path, &in, err))) {
-        inf_error_prefix(err, "%s", in_path);
-        goto out;
-    }
+    if ((rc = gguf_open(in_path, &in, err))) goto out; /* the message names the file */
     if (!strcmp(in_path, out_path)) {
         rc = inf_errorf(err, INF_ERR_INVALID, "output would overwrite the input %s", in_path);
         goto out;
