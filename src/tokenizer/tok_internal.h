@@ -132,6 +132,5 @@ int tok_bpe_word(const tok_vocab *v, tok_scratch *s, const char *w, size_t n, to
 /* SentencePiece of one normalised fragment (spaces already U+2581); appends ids. */
 int tok_spm_fragment(const tok_vocab *v, tok_scratch *s, const char *t, size_t n, tok_ids *out);
 
-int tok_ids_push(tok_ids *a, tok_id id);
 
 #endif

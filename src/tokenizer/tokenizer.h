@@ -140,6 +140,8 @@ typedef struct tok_ids {
 
 void tok_ids_init(tok_ids *a);
 void tok_ids_free(tok_ids *a); /* NULL allowed; leaves a empty and reusable */
+/* Appends one id; INF_ERR_NOMEM when the array cannot grow. */
+int tok_ids_push(tok_ids *a, tok_id id);
 
 /* Tokenizes text[0..len) and APPENDS the ids to out. The text must be valid
  * UTF-8: otherwise INF_ERR_FORMAT with the byte offset of the first bad byte, and
