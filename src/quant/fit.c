@@ -8,26 +8,32 @@
 #define FIT_MAX_N 32
 #define FIT_REFINE_ROUNDS 4
 
-/* Codes for scale s (reciprocal is) and the least-squares s for them; returns
- * the squared error of that s, or INFINITY when every code is 0. */
-static float sym_try(const float *x, int n, float is, int qmin, int qmax, float *out_s)
+/* The search loops run ~40 candidates per group, so their rounding must not
+ * branch: clamp with compare-selects (NaN goes to lo), then round to nearest
+ * with the 1.5 * 2^23 trick, exact for the small range left. The final codes
+ * use quant_round_clamp. */
+static inline float round_clampf(float v, float lo, float hi)
 {
-    float sxq = 0.0f, sqq = 0.0f;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* Codes for scale 1 / is and the least-squares s for them; returns the squared
+ * error of that s (sum x^2 - sxq^2 / sqq, closed form), or INFINITY when every
+ * code is 0. */
+static float sym_try(const float *x, int n, float sxx, float is, int qmin, int qmax,
+                     float *out_s)
+{
+    float sxq = 0.0f, sqq = 0.0f, lo = (float)qmin, hi = (float)qmax;
     for (int i = 0; i < n; i++) {
-        int q = quant_round_clamp(is * x[i], qmin, qmax);
-        sxq += x[i] * (float)q;
-        sqq += (float)(q * q);
+        float q = round_clampf(is * x[i], lo, hi);
+        sxq += x[i] * q;
+        sqq += q * q;
     }
     if (sqq == 0.0f) return INFINITY;
-    float s = sxq / sqq;
-    float err = 0.0f;
-    for (int i = 0; i < n; i++) {
-        int q = quant_round_clamp(is * x[i], qmin, qmax);
-        float e = s * (float)q - x[i];
-        err += e * e;
-    }
-    *out_s = s;
-    return err;
+    *out_s = sxq / sqq;
+    return sxx - sxq * sxq / sqq;
 }
 
 float quant_fit_symmetric(const float *x, int n, int qmin, int qmax)
@@ -40,6 +46,8 @@ float quant_fit_symmetric(const float *x, int n, int qmin, int qmax)
         }
     }
     if (!(amax > 0.0f) || !isfinite(amax)) return 0.0f;
+    float sxx = 0.0f;
+    for (int i = 0; i < n; i++) sxx += x[i] * x[i];
 
     /* The extreme lands near qmin (the longer side) or near qmax; stretching
      * it a little past the code range lets more of the bulk use more codes. */
@@ -48,7 +56,7 @@ float quant_fit_symmetric(const float *x, int n, int qmin, int qmax)
         float edge = side == 0 ? (float)qmin : (float)qmax;
         for (int t = -9; t <= 9; t++) {
             float target = edge + (edge < 0 ? -0.1f : 0.1f) * (float)t;
-            float s, err = sym_try(x, n, target / max, qmin, qmax, &s);
+            float s = 0.0f, err = sym_try(x, n, sxx, target / max, qmin, qmax, &s);
             if (err < best_err) {
                 best_err = err;
                 best_s = s;
@@ -56,7 +64,7 @@ float quant_fit_symmetric(const float *x, int n, int qmin, int qmax)
         }
     }
     for (int r = 0; r < FIT_REFINE_ROUNDS && best_s != 0.0f; r++) {
-        float s, err = sym_try(x, n, 1.0f / best_s, qmin, qmax, &s);
+        float s = 0.0f, err = sym_try(x, n, sxx, 1.0f / best_s, qmin, qmax, &s);
         if (!(err < best_err)) break;
         best_err = err;
         best_s = s;
@@ -69,15 +77,15 @@ float quant_fit_symmetric(const float *x, int n, int qmin, int qmax)
 static float aff_try(const float *x, int n, float s, float b, int qmax, float *out_s,
                      float *out_b)
 {
-    int q[FIT_MAX_N];
+    float q[FIT_MAX_N];
     float is = s > 0.0f ? 1.0f / s : 0.0f;
     float sq = 0.0f, sqq = 0.0f, sx = 0.0f, sqx = 0.0f;
     for (int i = 0; i < n; i++) {
-        q[i] = quant_round_clamp((x[i] - b) * is, 0, qmax);
-        sq += (float)q[i];
-        sqq += (float)(q[i] * q[i]);
+        q[i] = round_clampf((x[i] - b) * is, 0.0f, (float)qmax);
+        sq += q[i];
+        sqq += q[i] * q[i];
         sx += x[i];
-        sqx += (float)q[i] * x[i];
+        sqx += q[i] * x[i];
     }
     float det = (float)n * sqq - sq * sq;
     float ns = 0.0f, nb = sx / (float)n;
@@ -92,7 +100,7 @@ static float aff_try(const float *x, int n, float s, float b, int qmax, float *o
     if (ns < 0.0f) ns = 0.0f;
     float err = 0.0f;
     for (int i = 0; i < n; i++) {
-        float e = ns * (float)q[i] + nb - x[i];
+        float e = ns * q[i] + nb - x[i];
         err += e * e;
     }
     *out_s = ns;
