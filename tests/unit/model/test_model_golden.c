@@ -1,0 +1,126 @@
+/* test_model_golden.c: inferd's logits equal Hugging Face transformers' on
+ * small random models of each architecture (tests/golden/<arch>.gguf + .json,
+ * made by tests/golden/make_golden_logits.py on a machine with torch).
+ *
+ * The whole prompt runs as one batch (every row's logits wanted), then again
+ * one token per step; both must match the golden logits within 1e-4 relative
+ * (largest |diff| of a row over that row's largest |logit|) on the ref backend
+ * with an F32 KV pool. Architectures whose files are absent are skipped with a
+ * message; INFERD_GOLDEN_DIR overrides the folder. */
+#include <math.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "backend/ref/ref.h"
+#include "check.h"
+#include "model/kvslots.h"
+#include "model/model.h"
+#include "model/seq.h"
+
+#define TOL 1e-4
+
+static double row_rel_diff(const float *got, json_t *want, int nv)
+{
+    double md = 0, mx = 1e-30;
+    for (int i = 0; i < nv; i++) {
+        double w = json_number_value(json_array_get(want, (size_t)i));
+        md = fmax(md, fabs(got[i] - w));
+        mx = fmax(mx, fabs(w));
+        if (isnan(got[i])) return INFINITY;
+    }
+    return md / mx;
+}
+
+/* Returns 1 when the architecture's files were found and compared. */
+static int check_arch(const char *dir, const char *arch)
+{
+    char gpath[1100], jpath[1100];
+    snprintf(gpath, sizeof gpath, "%s/%s.gguf", dir, arch);
+    snprintf(jpath, sizeof jpath, "%s/%s.json", dir, arch);
+    FILE *probe = fopen(gpath, "rb");
+    json_error_t jerr;
+    json_t *g = probe ? json_load_file(jpath, 0, &jerr) : NULL;
+    if (probe) fclose(probe);
+    if (!g) {
+        printf("%s: no golden files in %s (run tests/golden/make_golden_logits.py): skipped\n",
+               arch, dir);
+        return 0;
+    }
+    inf_error err = {0};
+    gguf_file *f = NULL;
+    be_backend *be = NULL;
+    model *m = NULL;
+    be_kv *kv = NULL;
+    model_kvslots ks = {0};
+    float *logits = NULL;
+    json_t *ids = json_object_get(g, "prompt_ids"), *rows = json_object_get(g, "logits");
+    int n = (int)json_array_size(ids);
+    int32_t tok[64], pos[64], seq[64], out[64];
+    INF_ASSERT(n > 0 && n <= 64 && (int)json_array_size(rows) == n);
+    int rc = gguf_open(gpath, &f, &err);
+    if (!rc) rc = be_ref_create(&be, &err);
+    model_options opt = {.max_rows = 64, .max_out = 64};
+    if (!rc) rc = model_load(f, be, &opt, &m, &err);
+    if (!rc) rc = model_kvslots_init(&ks, 2, 64, 16, 7, &err);
+    be_kv_config kc;
+    if (!rc) {
+        model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, BE_KV_F32, &kc);
+        rc = be_kv_create(be, &kc, &kv, &err);
+    }
+    CHECK_MSG(rc == 0, "%s: %s", arch, err.msg);
+    if (rc) goto out;
+    int nv = (int)m->hp.n_vocab;
+    CHECK_EQ_INT(nv, json_integer_value(json_object_get(g, "n_vocab")));
+    logits = malloc((size_t)n * nv * sizeof *logits);
+    for (int i = 0; i < n; i++) {
+        tok[i] = (int32_t)json_integer_value(json_array_get(ids, (size_t)i));
+        pos[i] = i;
+        seq[i] = 0;
+        out[i] = i;
+    }
+    model_batch_seq bs = {model_kvslots_table(&ks, 0), ks.blocks_per_slot, n};
+    model_batch b = {n, tok, pos, seq, 1, &bs, n, out};
+    rc = model_forward(m, kv, &b, logits, &err);
+    CHECK_MSG(rc == 0, "%s: %s", arch, err.msg);
+    double worst = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        worst = fmax(worst, row_rel_diff(logits + (size_t)i * nv, json_array_get(rows, (size_t)i), nv));
+    CHECK_MSG(worst <= TOL, "%s: one batch: max rel diff %g > %g", arch, worst, TOL);
+
+    model_seq s;
+    model_seq_init(&s, m, kv, model_kvslots_table(&ks, 1), ks.blocks_per_slot);
+    double worst1 = 0;
+    for (int i = 0; i < n; i++) {
+        if ((rc = model_seq_feed(&s, &tok[i], 1, logits, &err))) break;
+        worst1 = fmax(worst1, row_rel_diff(logits, json_array_get(rows, (size_t)i), nv));
+    }
+    CHECK_MSG(rc == 0 && worst1 <= TOL, "%s: token by token: max rel diff %g (%s)", arch, worst1,
+              err.msg);
+    printf("%s: %d positions, max rel diff %.2e (one batch), %.2e (token by token)\n", arch, n,
+           worst, worst1);
+out:
+    free(logits);
+    if (be) be_kv_destroy(be, kv);
+    model_kvslots_free(&ks);
+    model_free(m);
+    be_destroy(be);
+    gguf_close(f);
+    json_decref(g);
+    return 1;
+}
+
+int main(void)
+{
+    char dir[1024];
+    const char *env = getenv("INFERD_GOLDEN_DIR"), *src = getenv("INFERD_SOURCE_DIR");
+    if (env && *env)
+        snprintf(dir, sizeof dir, "%s", env);
+    else
+        snprintf(dir, sizeof dir, "%s/tests/golden", src && *src ? src : ".");
+    const char *archs[] = {"llama", "qwen2", "qwen3", "gemma3"};
+    int found = 0;
+    for (int i = 0; i < 4; i++) found += check_arch(dir, archs[i]);
+    if (!found) check_skip("no golden logits in tests/golden (make_golden_logits.py not run yet)");
+    return check_done();
+}
