@@ -63,7 +63,7 @@ def hf_config(arch):
                              rope_theta=1000000.0, tie_word_embeddings=True, attention_bias=False,
                              use_sliding_window=False, **common)
     elif arch == "gemma3":
-        kw = dict(hidden_size=64, intermediate_size=96, head_dim=32, query_pre_attn_scalar=32,
+        kw = dict(hidden_size=96, intermediate_size=128, head_dim=32, query_pre_attn_scalar=32,
                   rms_norm_eps=1e-6, rope_theta=1000000.0, rope_local_base_freq=10000.0,
                   sliding_window=4, hidden_activation="gelu_pytorch_tanh",
                   final_logit_softcapping=None, attn_logit_softcapping=None,
