@@ -24,18 +24,20 @@ static inline float bits_f32(uint32_t u)
     return f;
 }
 
+/* Branch-free for finite values, so that row loops vectorize: the exponent and
+ * mantissa bits move to their f32 places, and one multiply by 2^112 rebiases
+ * the exponent (15 -> 127); for halves that are subnormal the product
+ * renormalises exactly. */
 float quant_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f;
-    uint32_t mant = h & 0x3ff;
-    if (exp == 0x1f) /* inf, or NaN made quiet */
-        return bits_f32(sign | 0x7f800000 | (mant << 13) | (mant ? 0x400000 : 0));
-    if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in f32 */
-        float v = (float)mant * 0x1p-24f;
-        return bits_f32(sign | f32_bits(v));
-    }
-    return bits_f32(sign | ((exp + 127 - 15) << 23) | (mant << 13));
+    uint32_t em = (uint32_t)(h & 0x7fff) << 13;
+    uint32_t u = f32_bits(bits_f32(em) * 0x1p112f);
+    /* exponent 31: inf, or NaN made quiet (selects, not a branch) */
+    uint32_t special = 0x7f800000 | em | (uint32_t)((em & 0x7fffff) != 0) << 22;
+    uint32_t mask = 0u - (uint32_t)(em >= 0x0f800000);
+    u = (special & mask) | (u & ~mask);
+    return bits_f32(u | sign);
 }
 
 uint16_t quant_f32_to_f16(float f)
