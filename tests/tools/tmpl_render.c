@@ -1,0 +1,80 @@
+/* tmpl_render: renders a chat template for the pytest differential suite.
+ *
+ *   tmpl_render [--chat] [--now EPOCH] TEMPLATE_FILE CONTEXT_JSON_FILE
+ *
+ * Without --chat the context object is handed to tmpl_render as is. With
+ * --chat it is split the way tmpl_chat_render takes it: "messages", "tools",
+ * "documents", "add_generation_prompt", "bos_token", "eos_token", and every
+ * other key as an extra variable. The rendered bytes go to stdout; an error
+ * goes to stderr with exit status 2 (compile) or 1 (render); 3 is misuse. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "template/template.h"
+
+int main(int argc, char **argv)
+{
+    int chat = 0, argi = 1;
+    time_t now = 0;
+    for (; argi < argc && strncmp(argv[argi], "--", 2) == 0; argi++) {
+        if (strcmp(argv[argi], "--chat") == 0) chat = 1;
+        else if (strcmp(argv[argi], "--now") == 0 && argi + 1 < argc) now = (time_t)atoll(argv[++argi]);
+        else break;
+    }
+    if (argc - argi != 2) {
+        fprintf(stderr, "usage: tmpl_render [--chat] [--now EPOCH] TEMPLATE_FILE CONTEXT_JSON_FILE\n");
+        return 3;
+    }
+    inf_error err = {0};
+    tmpl_template *t = NULL;
+    json_t *ctx = NULL, *extra = NULL;
+    char *out = NULL;
+    size_t len = 0;
+    int status = 0;
+    if (tmpl_compile_file(argv[argi], &t, &err) != INF_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        status = 2;
+        goto out;
+    }
+    json_error_t jerr;
+    ctx = json_load_file(argv[argi + 1], 0, &jerr);
+    if (!json_is_object(ctx)) {
+        fprintf(stderr, "%s: not a JSON object (%s)\n", argv[argi + 1], jerr.text);
+        status = 3;
+        goto out;
+    }
+    int rc;
+    if (chat) {
+        tmpl_chat_opts o = {0};
+        json_t *v;
+        o.render.now = now;
+        if ((v = json_object_get(ctx, "tools")) && !json_is_null(v)) o.tools = v;
+        if ((v = json_object_get(ctx, "documents")) && !json_is_null(v)) o.documents = v;
+        o.add_generation_prompt = json_is_true(json_object_get(ctx, "add_generation_prompt"));
+        o.bos_token = json_string_value(json_object_get(ctx, "bos_token"));
+        o.eos_token = json_string_value(json_object_get(ctx, "eos_token"));
+        extra = json_deep_copy(ctx);
+        static const char *const known[] = {"messages", "tools", "documents", "add_generation_prompt",
+                                            "bos_token", "eos_token"};
+        for (size_t i = 0; i < sizeof known / sizeof *known; i++) json_object_del(extra, known[i]);
+        o.extra = extra;
+        json_t *msgs = json_object_get(ctx, "messages");
+        rc = tmpl_chat_render(t, msgs ? msgs : json_array(), &o, &out, &len, &err);
+    } else {
+        tmpl_render_opts o = {.now = now};
+        rc = tmpl_render(t, ctx, &o, &out, &len, &err);
+    }
+    if (rc != INF_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        status = 1;
+        goto out;
+    }
+    fwrite(out, 1, len, stdout);
+out:
+    free(out);
+    json_decref(extra);
+    json_decref(ctx);
+    tmpl_free(t);
+    return status;
+}
