@@ -248,6 +248,14 @@ int32_t be_kv_q8_group(int32_t head_dim);
 /* NULL allowed. */
 void be_destroy(be_backend *be);
 
+/* Creates a backend by name ("ref", "cpu", ...; NULL = the default, the fastest
+ * one built in) with n_threads worker threads (<= 0: one per core; ignored by
+ * single-threaded backends). INF_ERR_NOT_FOUND lists the names this build has.
+ * Each backend's own constructor (be_ref_create, ...) is listed in
+ * backend_create.c. */
+int be_create(const char *name, int n_threads, be_backend **out, inf_error *err);
+const char *be_default_name(void);
+
 /* ---- Per step -------------------------------------------------------------- */
 
 /* Uploads the batch's index arrays (tokens, positions, sequence of each row,

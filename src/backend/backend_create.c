@@ -1,0 +1,42 @@
+/* backend_create.c: backends by name, for the command line and the server
+ * (`--backend ref|cpu`). Each implementation adds one line to the table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/ref/ref.h"
+
+typedef struct be_entry {
+    const char *name;
+    int (*create)(int n_threads, be_backend **out, inf_error *err);
+} be_entry;
+
+static int ref_create(int n_threads, be_backend **out, inf_error *err)
+{
+    (void)n_threads; /* the oracle is single-threaded by design */
+    return be_ref_create(out, err);
+}
+
+/* First entry = the default. */
+static const be_entry entries[] = {
+    {"ref", ref_create},
+};
+
+const char *be_default_name(void)
+{
+    return entries[0].name;
+}
+
+int be_create(const char *name, int n_threads, be_backend **out, inf_error *err)
+{
+    *out = NULL;
+    if (!name) name = be_default_name();
+    char list[128] = "";
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        if (!strcmp(entries[i].name, name)) return entries[i].create(n_threads, out, err);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 entries[i].name);
+    }
+    return inf_errorf(err, INF_ERR_NOT_FOUND, "unknown backend '%s' (this build has: %s)", name,
+                      list);
+}
