@@ -104,13 +104,20 @@ void quant_q2_k_dequantize(const void *src, float *dst, int64_t n)
     const block_q2_K *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b++) {
         float d = h2f(b->d), dmin = h2f(b->dmin);
-        for (int e = 0; e < QK_K; e += 16) {
-            int j = e / 16, h = e / 128, s = (e / 32) % 4, l0 = e % 32;
-            float dl = d * (float)(b->scales[j] & 0x0f);
-            float ml = dmin * (float)(b->scales[j] >> 4);
-            for (int l = l0; l < l0 + 16; l++) {
-                float v = dl * (float)((b->qs[32 * h + l] >> (2 * s)) & 3);
-                *dst++ = v - ml;
+        /* 32 values per (half h, shift s), in two sub-blocks: one loop of 32
+         * with the scale selected per element vectorizes; two of 16 do not */
+        for (int h = 0; h < 2; h++) {
+            for (int s = 0; s < 4; s++, dst += 32) {
+                int j = 8 * h + 2 * s;
+                float dl0 = d * (float)(b->scales[j] & 0x0f), ml0 = dmin * (float)(b->scales[j] >> 4);
+                float dl1 = d * (float)(b->scales[j + 1] & 0x0f);
+                float ml1 = dmin * (float)(b->scales[j + 1] >> 4);
+                const uint8_t *qs = b->qs + 32 * h;
+                for (int l = 0; l < 32; l++) {
+                    float dl = l < 16 ? dl0 : dl1, ml = l < 16 ? ml0 : ml1;
+                    float v = dl * (float)((qs[l] >> (2 * s)) & 3);
+                    dst[l] = v - ml;
+                }
             }
         }
     }
@@ -151,13 +158,17 @@ void quant_q3_k_dequantize(const void *src, float *dst, int64_t n)
     const block_q3_K *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b++) {
         float d = h2f(b->d);
-        for (int e = 0; e < QK_K; e += 16) {
-            int j = e / 16, h = e / 128, s = (e / 32) % 4, k = e / 32, l0 = e % 32;
-            float dl = d * (float)(q3_k_scale(b->scales, j) - 32);
-            for (int l = l0; l < l0 + 16; l++) {
-                int q = (b->qs[32 * h + l] >> (2 * s)) & 3;
-                if (!((b->hmask[l] >> k) & 1)) q -= 4;
-                *dst++ = dl * (float)q;
+        for (int h = 0; h < 2; h++) {
+            for (int s = 0; s < 4; s++, dst += 32) {
+                int j = 8 * h + 2 * s, k = 4 * h + s;
+                float dl0 = d * (float)(q3_k_scale(b->scales, j) - 32);
+                float dl1 = d * (float)(q3_k_scale(b->scales, j + 1) - 32);
+                const uint8_t *qs = b->qs + 32 * h;
+                for (int l = 0; l < 32; l++) {
+                    /* a clear high bit means q - 4 */
+                    int q = ((qs[l] >> (2 * s)) & 3) - 4 + (((b->hmask[l] >> k) & 1) << 2);
+                    dst[l] = (l < 16 ? dl0 : dl1) * (float)q;
+                }
             }
         }
     }
@@ -306,15 +317,17 @@ void quant_q6_k_dequantize(const void *src, float *dst, int64_t n)
     const block_q6_K *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b++) {
         float d = h2f(b->d);
-        for (int e = 0; e < QK_K; e += 16) {
-            int j = e / 16, h = e / 128, s = (e / 32) % 4, l0 = e % 32;
-            float dl = d * (float)b->scales[j];
-            const uint8_t *ql = b->ql + 64 * h + 32 * (s & 1);
-            const uint8_t *qh = b->qh + 32 * h;
-            int lshift = 4 * (s >> 1);
-            for (int l = l0; l < l0 + 16; l++) {
-                int q = ((ql[l] >> lshift) & 0x0f) | ((qh[l] >> (2 * s)) & 3) << 4;
-                *dst++ = dl * (float)(q - 32);
+        for (int h = 0; h < 2; h++) {
+            for (int s = 0; s < 4; s++, dst += 32) {
+                int j = 8 * h + 2 * s;
+                float dl0 = d * (float)b->scales[j], dl1 = d * (float)b->scales[j + 1];
+                const uint8_t *ql = b->ql + 64 * h + 32 * (s & 1);
+                const uint8_t *qh = b->qh + 32 * h;
+                int lshift = 4 * (s >> 1);
+                for (int l = 0; l < 32; l++) {
+                    int q = ((ql[l] >> lshift) & 0x0f) | ((qh[l] >> (2 * s)) & 3) << 4;
+                    dst[l] = (l < 16 ? dl0 : dl1) * (float)(q - 32);
+                }
             }
         }
     }
