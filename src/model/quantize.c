@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gguf/gguf.h"
 #include "model/synth_par.h"
@@ -128,7 +129,9 @@ int quantize_file(const char *in_path, const char *out_path, uint32_t type, int 
                           quant_type_name(type));
     if (n_threads <= 0) n_threads = synth_par_cpu_count();
     if ((rc = gguf_open(in_path, &in, err))) goto out; /* the message names the file */
-    if (!strcmp(in_path, out_path)) {
+    struct stat si, so;
+    if (!strcmp(in_path, out_path) || (stat(in_path, &si) == 0 && stat(out_path, &so) == 0 &&
+                                       si.st_dev == so.st_dev && si.st_ino == so.st_ino)) {
         rc = inf_errorf(err, INF_ERR_INVALID, "output would overwrite the input %s", in_path);
         goto out;
     }
