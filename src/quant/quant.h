@@ -70,8 +70,8 @@ typedef struct quant_traits {
  * loaders can say "tensor X has type IQ2_XXS, which inferd does not support". */
 const quant_traits *quant_traits_of(uint32_t type);
 
-/* "Q4_K", or "type 123" for unknown ids (static buffer per id is not needed:
- * unknown ids return "unknown"). Never NULL. */
+/* "Q4_K" (a static string), or "unknown" for ids the table does not name.
+ * Never NULL. */
 const char *quant_type_name(uint32_t type);
 
 /* Type id from a name ("q4_k", "Q4_K", "f16", case-insensitive); -1 if none. */
