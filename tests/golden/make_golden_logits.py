@@ -20,8 +20,11 @@ For each architecture this script
 Depends only on torch, transformers, numpy and gguf. Run from the repository
 root (any directory works; outputs go next to this script unless --out):
 
-    python tests/golden/make_golden_logits.py            # all four
+    python tests/golden/make_golden_logits.py            # every variant
     python tests/golden/make_golden_logits.py --arch gemma3 --out /tmp/g
+
+Variants: the four architectures, plus llama with Llama 3.1 RoPE scaling
+(rope_freqs.weight) and qwen2 with YaRN (rope.scaling.* keys).
 
 Exit status 0 when every architecture was written and passed its self-check;
 1 otherwise (the failing ones are named; the others are still written).
@@ -36,6 +39,20 @@ import traceback
 import numpy as np
 
 VOCAB = 300
+# name -> (architecture, RoPE scaling in transformers' terms or None). The
+# scaled variants use a short original context so that scaling reaches the
+# dims a 14-token prompt exercises.
+VARIANTS = {
+    "llama": ("llama", None),
+    "qwen2": ("qwen2", None),
+    "qwen3": ("qwen3", None),
+    "gemma3": ("gemma3", None),
+    "llama-rope-llama3": ("llama", {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                    "high_freq_factor": 4.0,
+                                    "original_max_position_embeddings": 64}),
+    "qwen2-rope-yarn": ("qwen2", {"rope_type": "yarn", "factor": 4.0,
+                                  "original_max_position_embeddings": 64}),
+}
 PROMPT = [1, 17, 254, 42, 3, 299, 100, 7, 7, 181, 64, 2, 150, 33]  # 14 positions
 SEED = 1234
 
@@ -44,9 +61,23 @@ SEED = 1234
 # Configurations
 
 
-def hf_config(arch):
-    """(config, notes) for one architecture; dims chosen to be awkward on purpose."""
+def hf_config(arch, scaling=None):
+    """The config of one architecture; dims chosen to be awkward on purpose."""
     import transformers as tf
+
+    if scaling is not None:
+        cls = {"llama": tf.LlamaConfig, "qwen2": tf.Qwen2Config}[arch]
+        base = 10000.0 if arch == "llama" else 1000000.0
+        # YaRN's context is the original one times the factor (transformers checks).
+        ctx = 512 if scaling["rope_type"] != "yarn" else int(
+            scaling["original_max_position_embeddings"] * scaling["factor"])
+        kw = dict(vocab_size=VOCAB, num_hidden_layers=3, num_attention_heads=3,
+                  num_key_value_heads=1, max_position_embeddings=ctx, hidden_size=48,
+                  intermediate_size=80, rms_norm_eps=1e-5, tie_word_embeddings=arch != "llama")
+        try:  # transformers 5: everything RoPE lives in rope_parameters
+            return cls(rope_parameters=dict(rope_theta=base, **scaling), **kw)
+        except TypeError:
+            return cls(rope_theta=base, rope_scaling=dict(scaling), **kw)
 
     common = dict(vocab_size=VOCAB, num_hidden_layers=3, num_attention_heads=3,
                   num_key_value_heads=1, max_position_embeddings=512, torch_dtype="float32")
@@ -111,12 +142,12 @@ def sliding_layers(cfg, model):
 # Model, weights, logits (torch side)
 
 
-def build_hf(arch):
+def build_hf(arch, scaling=None):
     import torch
     import transformers as tf
 
     torch.manual_seed(SEED)
-    cfg = hf_config(arch)
+    cfg = hf_config(arch, scaling)
     cls = {"llama": tf.LlamaForCausalLM, "qwen2": tf.Qwen2ForCausalLM,
            "qwen3": tf.Qwen3ForCausalLM, "gemma3": tf.Gemma3ForCausalLM}[arch]
     try:
@@ -211,6 +242,34 @@ def gguf_tensors(arch, cfg, sd):
     return out
 
 
+def llama3_rope_freqs(base, n_rot, sc):
+    """Llama 3.1 scaling as llama.cpp's converter bakes it into rope_freqs.weight:
+    one divisor per rotary pair (1 for short wavelengths, factor for long ones,
+    a linear blend in orig_ctx / wavelength between)."""
+    orig, factor = sc["original_max_position_embeddings"], sc["factor"]
+    lo, hi = sc["low_freq_factor"], sc["high_freq_factor"]
+    out = []
+    for i in range(n_rot // 2):
+        wavelen = 2 * math.pi / base ** (-2.0 * i / n_rot)
+        if wavelen < orig / hi:
+            out.append(1.0)
+        elif wavelen > orig / lo:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - lo) / (hi - lo)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def scaling_metadata(scaling):
+    if scaling is None or scaling["rope_type"] != "yarn":
+        return []
+    return [("rope.scaling.factor", "f32", scaling["factor"]),
+            ("rope.scaling.original_context_length", "u32",
+             scaling["original_max_position_embeddings"]),
+            ("rope.scaling.type", "str", "yarn")]
+
+
 def gguf_metadata(arch, cfg, model):
     """(key, kind, value) triples: llama.cpp's keys for what this model needs."""
     hd = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -251,6 +310,8 @@ def write_gguf(path, arch, md, tensors):
         full = f"{arch}.{key}"
         if kind == "u32":
             w.add_uint32(full, int(val))
+        elif kind == "str":
+            w.add_string(full, val)
         else:
             w.add_float32(full, float(val))
     # A minimal SentencePiece-style vocabulary: unk, bos, eos, 256 byte tokens, fillers.
@@ -287,7 +348,13 @@ def read_gguf(path, arch):
     kv = {}
     for f in r.fields.values():
         if f.name.startswith(arch + "."):
-            kv[f.name[len(arch) + 1:]] = f.parts[f.data[0]][0].item() if f.data else None
+            part = f.parts[f.data[0]] if f.data else None
+            if part is None:
+                continue
+            if f.types and f.types[0] == gguf.GGUFValueType.STRING:
+                kv[f.name[len(arch) + 1:]] = bytes(part).decode()
+            else:
+                kv[f.name[len(arch) + 1:]] = part[0].item()
     return t, kv
 
 
@@ -302,11 +369,30 @@ def np_forward(path, arch, ids):
     def rms(x, w):
         return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
-    def rope(x, base):  # x (n, heads, hd)
+    ff = t.get("rope_freqs.weight")
+    yarn = kv.get("rope.scaling.type") == "yarn"
+
+    def rope(x, base, scaled=True):  # x (n, heads, hd)
         half = hd // 2
-        inv = base ** (-np.arange(half) * 2.0 / hd)
+        i = np.arange(half)
+        ext = base ** (-i * 2.0 / hd)                          # extrapolated frequency
+        if ff is not None and scaled:
+            ext = ext / ff
+        inv, mscale = ext, 1.0
+        if yarn and scaled:
+            # YaRN: interpolate (divide by the factor) the dims that turn less
+            # than beta_slow times over the original context, keep those that
+            # turn more than beta_fast times, ramp linearly between.
+            factor, orig = kv["rope.scaling.factor"], kv["rope.scaling.original_context_length"]
+
+            def dim_of(turns):
+                return hd * math.log(orig / (turns * 2 * math.pi)) / (2 * math.log(base))
+            lo, hi = max(math.floor(dim_of(32)), 0), min(math.ceil(dim_of(1)), hd - 1)
+            keep = 1 - np.clip((i - lo) / max(hi - lo, 0.001), 0, 1)
+            inv = (ext / factor) * (1 - keep) + ext * keep
+            mscale = 1 + 0.1 * math.log(factor)
         ang = np.arange(n)[:, None] * inv[None, :]            # (n, half)
-        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        c, s = np.cos(ang)[:, None, :] * mscale, np.sin(ang)[:, None, :] * mscale
         y = x.copy()
         if neox:
             a, b = x[..., :half], x[..., half:]
@@ -371,15 +457,19 @@ def rel_diff(a, b):
 # ---------------------------------------------------------------------------
 
 
-def make(arch, outdir):
+def make(name, outdir):
     import torch
     import transformers
 
-    cfg, model, logits = build_hf(arch)
+    arch, scaling = VARIANTS[name]
+    cfg, model, logits = build_hf(arch, scaling)
     sd = state_numpy(model)
     tensors = gguf_tensors(arch, cfg, sd)
-    md = gguf_metadata(arch, cfg, model)
-    gpath = outdir / f"{arch}.gguf"
+    md = gguf_metadata(arch, cfg, model) + scaling_metadata(scaling)
+    if scaling is not None and scaling["rope_type"] == "llama3":
+        hd = cfg.hidden_size // cfg.num_attention_heads
+        tensors["rope_freqs.weight"] = llama3_rope_freqs(rope_theta_of(cfg), hd, scaling)
+    gpath = outdir / f"{name}.gguf"
     write_gguf(gpath, arch, md, tensors)
     ref = np_forward(gpath, arch, PROMPT)
     d = rel_diff(logits, ref)
@@ -390,28 +480,30 @@ def make(arch, outdir):
     if float(np.std(logits[:, :].std(axis=0))) == 0.0:
         raise RuntimeError("logits do not depend on the position")
     doc = {
-        "what": f"logits of every position of a fixed prompt, {arch}, random weights, float32, "
+        "what": f"logits of every position of a fixed prompt, {name}, random weights, float32, "
                 f"from transformers {transformers.__version__} (torch {torch.__version__}); "
-                f"weights in {arch}.gguf",
+                f"weights in {name}.gguf",
         "arch": arch,
+        "rope_scaling": scaling,
         "prompt_ids": PROMPT,
         "n_vocab": int(logits.shape[1]),
         "numpy_check_rel_diff": d,
         "logits": [[float(f"{v:.8g}") for v in row] for row in logits.tolist()],
     }
-    (outdir / f"{arch}.json").write_text(json.dumps(doc) + "\n")
+    (outdir / f"{name}.json").write_text(json.dumps(doc) + "\n")
     return d
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", action="append", choices=["llama", "qwen2", "qwen3", "gemma3"])
+    ap.add_argument("--arch", action="append", choices=list(VARIANTS),
+                    help="one variant (repeatable); default: all")
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent))
     args = ap.parse_args()
     outdir = pathlib.Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
     failed = []
-    for arch in args.arch or ["llama", "qwen2", "qwen3", "gemma3"]:
+    for arch in args.arch or list(VARIANTS):
         try:
             d = make(arch, outdir)
             ok = d <= 1e-4

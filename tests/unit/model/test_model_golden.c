@@ -1,5 +1,5 @@
 /* test_model_golden.c: inferd's logits equal Hugging Face transformers' on
- * small random models of each architecture (tests/golden/<arch>.gguf + .json,
+ * small random models of each architecture and RoPE scaling (tests/golden/<name>.gguf + .json,
  * made by tests/golden/make_golden_logits.py on a machine with torch).
  *
  * The whole prompt runs as one batch (every row's logits wanted), then again
@@ -118,9 +118,12 @@ int main(void)
         snprintf(dir, sizeof dir, "%s", env);
     else
         snprintf(dir, sizeof dir, "%s/tests/golden", src && *src ? src : ".");
-    const char *archs[] = {"llama", "qwen2", "qwen3", "gemma3"};
+    /* The four architectures, and RoPE scaling: Llama 3.1 (rope_freqs.weight)
+     * and YaRN (rope.scaling.* keys). */
+    const char *names[] = {"llama", "qwen2", "qwen3", "gemma3", "llama-rope-llama3",
+                           "qwen2-rope-yarn"};
     int found = 0;
-    for (int i = 0; i < 4; i++) found += check_arch(dir, archs[i]);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) found += check_arch(dir, names[i]);
     if (!found) check_skip("no golden logits in tests/golden (make_golden_logits.py not run yet)");
     return check_done();
 }
