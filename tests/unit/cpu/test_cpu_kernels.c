@@ -1,0 +1,171 @@
+/* test_cpu_kernels.c: the CPU matmul kernels against their references.
+ *
+ * For every weight format and every instruction-set level this CPU has
+ * (scalar, avx2, avx512): the activation quantizer must give the same bytes as
+ * kref_quantize_q8a, and packed panels multiplied by the level's kernel must
+ * match kref_gemm (quant/'s dequantizer, doubles) within a tolerance relative
+ * to sum |w x| of each output, on awkward sizes: m not a multiple of 16,
+ * n = 1, 2, 3, 5, 17, several super-blocks of k, with and without bias.
+ * Prints the worst relative error per format and level. */
+#include <math.h>
+#include <stdint.h>
+
+#include "backend/cpu/cpu_kernels.h"
+#include "backend/ref/kernels_ref.h"
+#include "check.h"
+#include "quant/quant.h"
+
+static uint64_t rng = 88172645463325252ull;
+
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static void check_quantize(const cpu_kernels *kt)
+{
+    enum { K = 32 * 9 };
+    float x[K];
+    kref_q8a a[K / 32], b[K / 32];
+    for (int trial = 0; trial < 50; trial++) {
+        for (int i = 0; i < K; i++) x[i] = frand() * (trial % 5 == 0 ? 1e-3f : 3.0f);
+        if (trial == 1) for (int i = 32; i < 64; i++) x[i] = 0; /* an all-zero block */
+        if (trial == 2) x[5] = 1000.0f;                      /* one outlier */
+        kref_quantize_q8a(x, a, K);
+        kt->quantize_q8a(x, b, K);
+        CHECK_MSG(memcmp(a, b, sizeof a) == 0, "%s: quantize_q8a differs from the reference (trial %d)",
+                  kt->name, trial);
+    }
+}
+
+typedef struct result {
+    double max_rel;
+    int fails;
+} result;
+
+/* One case: W (m, k) of `type` from random floats, n activation rows. */
+static void check_case(uint32_t type, int64_t m, int64_t k, int n, bool with_bias,
+                       const cpu_kernels *levels[], int n_levels, result *res)
+{
+    size_t row_bytes = quant_row_size(type, k);
+    uint8_t *w = malloc(row_bytes * (size_t)m);
+    float *wf = malloc(sizeof(float) * (size_t)(m * k));
+    float *xf = malloc(sizeof(float) * (size_t)(n * k));
+    float *bias = malloc(sizeof(float) * (size_t)(m + 16));
+    for (int64_t i = 0; i < m * k; i++) wf[i] = frand() * (1.0f + (float)(i % 7));
+    for (int64_t i = 0; i < n * k; i++) xf[i] = frand() * (i % 13 == 0 ? 4.0f : 1.0f);
+    for (int64_t i = 0; i < m + 16; i++) bias[i] = frand();
+    for (int64_t r = 0; r < m; r++) quant_quantize(type, wf + r * k, w + r * row_bytes, k);
+
+    bool q8a = kref_type_uses_q8a(type);
+    size_t x_stride = q8a ? (size_t)(k / 32) * sizeof(kref_q8a) : (size_t)k * sizeof(float);
+    uint8_t *x = malloc(x_stride * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (q8a) kref_quantize_q8a(xf + i * k, (kref_q8a *)(x + i * x_stride), k);
+        else memcpy(x + i * x_stride, xf + i * k, (size_t)k * sizeof(float));
+    }
+    float *yref = malloc(sizeof(float) * (size_t)(n * m));
+    kref_gemm(type, m, k, n, w, row_bytes, x, x_stride, yref, (size_t)m);
+
+    /* sum |w x| per output, from the dequantized values, for the tolerance */
+    float *wd = malloc(sizeof(float) * (size_t)k), *xd = malloc(sizeof(float) * (size_t)k);
+    double *mag = malloc(sizeof(double) * (size_t)(n * m));
+    for (int64_t j = 0; j < m; j++) {
+        quant_dequantize(type, w + j * row_bytes, wd, k);
+        for (int i = 0; i < n; i++) {
+            const uint8_t *xp = x + i * x_stride;
+            for (int64_t c = 0; c < k; c++)
+                xd[c] = q8a ? ((const kref_q8a *)xp)[c / 32].d * ((const kref_q8a *)xp)[c / 32].qs[c % 32]
+                            : ((const float *)xp)[c];
+            double s = 0;
+            for (int64_t c = 0; c < k; c++) s += fabs((double)wd[c] * xd[c]);
+            mag[i * m + j] = s + (with_bias ? fabs(bias[j]) : 0);
+        }
+    }
+
+    int64_t n_panels = (m + 15) / 16;
+    size_t pbytes = kref_panel_bytes(type, k);
+    uint8_t *panels = malloc(pbytes * (size_t)n_panels);
+    for (int64_t p = 0; p < n_panels; p++) {
+        int rows = (int)(m - 16 * p < 16 ? m - 16 * p : 16);
+        kref_panel_pack(type, w + (size_t)(16 * p) * row_bytes, row_bytes, rows, k, panels + p * pbytes);
+    }
+    const kref_panel_format *fmt = kref_panel_format_of(type);
+    float *y = malloc(sizeof(float) * (size_t)(n * m));
+    for (int l = 0; l < n_levels; l++) {
+        const cpu_kernels *kt = levels[l];
+        cpu_gemm_fn fn = kt->gemm[fmt->panel_type];
+        int max_n = kt->max_n[fmt->panel_type];
+        for (int64_t i = 0; i < n * m; i++) y[i] = NAN;
+        for (int64_t p = 0; p < n_panels; p++) {
+            for (int c0 = 0; c0 < n; c0 += max_n) {
+                kref_gemm_args a = {
+                    .type = type, .k = k, .panel = panels + p * pbytes,
+                    .rows = (int)(m - 16 * p < 16 ? m - 16 * p : 16),
+                    .n = n - c0 < max_n ? n - c0 : max_n,
+                    .x = x + (size_t)c0 * x_stride, .x_stride = x_stride,
+                    .y = y + (size_t)c0 * m + 16 * p, .ldy = (size_t)m,
+                    .bias = with_bias ? bias + 16 * p : NULL,
+                };
+                fn(&a);
+            }
+        }
+        double worst = 0;
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            for (int64_t j = 0; j < m; j++) {
+                double want = yref[i * m + j] + (with_bias ? bias[j] : 0);
+                double err = fabs((double)y[i * m + j] - want);
+                double rel = err / (mag[i * m + j] + 1e-30);
+                if (!(rel <= 3e-6) && !(err <= 1e-6)) bad++;
+                if (!(rel <= worst)) worst = rel; /* NaN-safe: NaN wins */
+            }
+        }
+        if (!(worst <= res[l].max_rel)) res[l].max_rel = worst;
+        res[l].fails += bad;
+        CHECK_MSG(bad == 0, "%s %s m=%lld k=%lld n=%d bias=%d: %d outputs off (worst rel %.3g)",
+                  quant_type_name(type), kt->name, (long long)m, (long long)k, n, with_bias, bad, worst);
+    }
+    free(w); free(wf); free(xf); free(bias); free(x); free(yref); free(wd); free(xd); free(mag);
+    free(panels); free(y);
+}
+
+int main(void)
+{
+    const cpu_kernels *levels[CPU_ISA_COUNT];
+    int n_levels = 0;
+    for (int i = 0; i < CPU_ISA_COUNT; i++) {
+        const cpu_kernels *kt = cpu_kernels_for((cpu_isa)i);
+        if (kt) levels[n_levels++] = kt;
+        else printf("level %s: not on this CPU, skipped\n", cpu_isa_name((cpu_isa)i));
+    }
+    CHECK(cpu_kernels_get() != NULL);
+    for (int l = 0; l < n_levels; l++) check_quantize(levels[l]);
+
+    const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
+                              QT_Q8_0, QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q8_K};
+    const int64_t ms[] = {1, 5, 16, 17, 45};
+    const int ns[] = {1, 2, 3, 5, 17};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        uint32_t type = types[t];
+        const kref_panel_format *f = kref_panel_format_of(type);
+        CHECK_MSG(f != NULL, "%s has no panel format", quant_type_name(type));
+        if (!f) continue;
+        int64_t blk = quant_traits_of(type)->block_size, sb = f->sb > blk ? f->sb : blk;
+        if (sb < 32) sb = 32;
+        const int64_t ks[] = {sb, 3 * sb, sb == 32 ? 32 * 11 : 2 * sb};
+        result res[CPU_ISA_COUNT] = {{0, 0}};
+        int cases = 0;
+        for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++)
+            for (size_t ki = 0; ki < 3; ki++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++, cases++)
+                    check_case(type, ms[mi], ks[ki], ns[ni], (cases % 3) == 1, levels, n_levels, res);
+        for (int l = 0; l < n_levels; l++)
+            printf("%-5s %-7s %3d cases  max rel err %.2e  (%d outputs off)\n", quant_type_name(type),
+                   levels[l]->name, cases, res[l].max_rel, res[l].fails);
+    }
+    return check_done();
+}
