@@ -29,13 +29,37 @@ static void fill_random(synth_rng *r, void *dst, size_t n)
     }
 }
 
-/* A block scale: base * U(0.75, 1.25), with a random sign when asked. */
-static float jitter(synth_rng *r, float base, bool sign)
+/* A block scale: base * U(0.75, 1.25). */
+static float jitter(synth_rng *r, float base)
 {
-    uint64_t x = synth_rng_next(r);
-    float u = (float)(x >> 40) * (1.0f / 16777216.0f);
-    float d = base * (0.75f + 0.5f * u);
-    return (sign && (x & 1)) ? -d : d;
+    return base * (0.75f + 0.5f * synth_rng_unit(r));
+}
+
+/* The same distribution in 256 steps, as f16 bit patterns: the symmetric legacy
+ * formats draw their scales from it, one random byte per block, which keeps the
+ * generator far below the cost of writing the bytes. */
+typedef struct scale_table {
+    uint16_t h[256];
+} scale_table;
+
+static void scale_table_init(scale_table *t, float base)
+{
+    for (int i = 0; i < 256; i++)
+        t->h[i] = quant_f32_to_f16(base * (0.75f + 0.5f * ((float)i + 0.5f) / 256.0f));
+}
+
+/* Scales (with random signs: bit 15 of an f16 is its sign) for nb blocks whose
+ * f16 d sits at byte offset 0 of blocks of `stride` bytes. */
+static void put_signed_scales(synth_rng *r, const scale_table *t, uint8_t *blocks, int64_t nb,
+                              size_t stride)
+{
+    for (int64_t i = 0; i < nb; i += 4) {
+        uint64_t x = synth_rng_next(r);
+        for (int64_t k = i; k < i + 4 && k < nb; k++, x >>= 16) {
+            uint16_t h = (uint16_t)(t->h[x & 255] | ((x >> 8) & 1) << 15);
+            memcpy(blocks + (size_t)k * stride, &h, 2);
+        }
+    }
 }
 
 static uint16_t f16(float x) { return quant_f32_to_f16(x); }
@@ -94,29 +118,21 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
     const int64_t nb = n / t->block_size;
     fill_random(r, dst, (size_t)nb * t->type_size);
     switch (type) {
-    case QT_Q8_0: {
-        block_q8_0 *b = dst;
-        const float base = sigma / urms(256);
-        for (int64_t i = 0; i < nb; i++) b[i].d = f16(jitter(r, base, true));
-        break;
-    }
-    case QT_Q4_0: {
-        block_q4_0 *b = dst;
-        const float base = sigma / urms(16);
-        for (int64_t i = 0; i < nb; i++) b[i].d = f16(jitter(r, base, true));
-        break;
-    }
+    case QT_Q8_0:
+    case QT_Q4_0:
     case QT_Q5_0: {
-        block_q5_0 *b = dst;
-        const float base = sigma / urms(32);
-        for (int64_t i = 0; i < nb; i++) b[i].d = f16(jitter(r, base, true));
+        /* d is the first field of these blocks */
+        const float m = type == QT_Q8_0 ? 256.0f : type == QT_Q4_0 ? 16.0f : 32.0f;
+        scale_table tbl;
+        scale_table_init(&tbl, sigma / urms(m));
+        put_signed_scales(r, &tbl, dst, nb, t->type_size);
         break;
     }
     case QT_Q4_1: {
         block_q4_1 *b = dst;
         const float base = sigma / urms(16);
         for (int64_t i = 0; i < nb; i++) {
-            float d = jitter(r, base, false);
+            float d = jitter(r, base);
             b[i].d = f16(d);
             b[i].m = f16(-7.5f * quant_f16_to_f32(b[i].d));
         }
@@ -126,7 +142,7 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
         block_q5_1 *b = dst;
         const float base = sigma / urms(32);
         for (int64_t i = 0; i < nb; i++) {
-            b[i].d = f16(jitter(r, base, false));
+            b[i].d = f16(jitter(r, base));
             b[i].m = f16(-15.5f * quant_f16_to_f32(b[i].d));
         }
         break;
@@ -140,7 +156,7 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
                 uint8_t s = (uint8_t)(8 + synth_rng_below(r, 8));
                 b[i].scales[j] = (uint8_t)(s | (s << 4));
             }
-            b[i].d = f16(jitter(r, base, false));
+            b[i].d = f16(jitter(r, base));
             b[i].dmin = f16(1.5f * quant_f16_to_f32(b[i].d));
         }
         break;
@@ -159,7 +175,7 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
                 b[i].scales[j & 7] |= (uint8_t)((sc & 15) << (4 * (j >> 3)));
                 b[i].scales[8 + (j & 3)] |= (uint8_t)((sc >> 4) << (2 * (j >> 2)));
             }
-            b[i].d = f16(jitter(r, base, false));
+            b[i].d = f16(jitter(r, base));
         }
         break;
     }
@@ -172,7 +188,7 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
         for (int64_t i = 0; i < nb; i++) {
             uint8_t sc[8];
             for (int j = 0; j < 8; j++) sc[j] = (uint8_t)(32 + synth_rng_below(r, 32));
-            uint16_t d = f16(jitter(r, base, false));
+            uint16_t d = f16(jitter(r, base));
             uint16_t dmin = f16(centre * quant_f16_to_f32(d));
             if (five) {
                 block_q5_K *b = (block_q5_K *)dst + i;
@@ -198,7 +214,7 @@ void synth_gen_fill(uint32_t type, synth_rng *r, float sigma, int64_t n, void *d
                 int s = 8 + (int)((x >> 32) % 56);
                 b[i].scales[j] = (int8_t)((x & 1) ? -s : s);
             }
-            b[i].d = f16(jitter(r, base, false));
+            b[i].d = f16(jitter(r, base));
         }
         break;
     }
