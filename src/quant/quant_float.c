@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "quant/formats.h"
+#include "quant/half.h"
 #include "quant/quant.h"
 
 static inline uint32_t f32_bits(float f)
@@ -24,20 +25,9 @@ static inline float bits_f32(uint32_t u)
     return f;
 }
 
-/* Branch-free for finite values, so that row loops vectorize: the exponent and
- * mantissa bits move to their f32 places, and one multiply by 2^112 rebiases
- * the exponent (15 -> 127); for halves that are subnormal the product
- * renormalises exactly. */
 float quant_f16_to_f32(uint16_t h)
 {
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t em = (uint32_t)(h & 0x7fff) << 13;
-    uint32_t u = f32_bits(bits_f32(em) * 0x1p112f);
-    /* exponent 31: inf, or NaN made quiet (selects, not a branch) */
-    uint32_t special = 0x7f800000 | em | (uint32_t)((em & 0x7fffff) != 0) << 22;
-    uint32_t mask = 0u - (uint32_t)(em >= 0x0f800000);
-    u = (special & mask) | (u & ~mask);
-    return bits_f32(u | sign);
+    return quant_half_to_float(h);
 }
 
 uint16_t quant_f32_to_f16(float f)
@@ -95,7 +85,7 @@ void quant_f16_dequantize(const void *src, float *dst, int64_t n)
     for (int64_t i = 0; i < n; i++) {
         uint16_t h;
         memcpy(&h, s + 2 * i, 2);
-        dst[i] = quant_f16_to_f32(h);
+        dst[i] = quant_half_to_float(h);
     }
 }
 

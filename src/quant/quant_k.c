@@ -18,13 +18,14 @@
 #include "quant/blocks.h"
 #include "quant/fit.h"
 #include "quant/formats.h"
+#include "quant/half.h"
 #include "quant/quant.h"
 
 #define F16_MAX 65504.0f
 
 static inline float h2f(uint16_t h)
 {
-    return quant_f16_to_f32(h);
+    return quant_half_to_float(h);
 }
 
 /* A super-block scale as stored: f16, kept finite (a huge input saturates

@@ -14,11 +14,12 @@
 
 #include "quant/blocks.h"
 #include "quant/formats.h"
+#include "quant/half.h"
 #include "quant/quant.h"
 
 static inline float h2f(uint16_t h)
 {
-    return quant_f16_to_f32(h);
+    return quant_half_to_float(h);
 }
 
 /* trunc(v) clamped to [0, hi]; NaN gives 0. */
@@ -62,14 +63,22 @@ static void min_max(const float *x, int n, float *out_min, float *out_max)
 }
 
 /* 5th bits of Q5 blocks: bit j of the little-endian uint32 in qh. */
-static inline uint32_t load_qh(const uint8_t qh[4])
-{
-    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
-}
-
 static inline void store_qh(uint8_t qh[4], uint32_t v)
 {
     for (int i = 0; i < 4; i++) qh[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The 32 fifth bits as bytes of 0 or 16, so the decode loop has no per-element
+ * variable shift (which keeps it from vectorizing). Per qh byte: the multiply
+ * copies it into all 8 bytes of a word, the mask keeps bit i in byte i, and
+ * adding 0x7f carries into bit 7 exactly when that bit was set. */
+static inline void q5_high_bits(const uint8_t qh[4], uint8_t hb[32])
+{
+    for (int k = 0; k < 4; k++) {
+        uint64_t w = (qh[k] * 0x0101010101010101ull) & 0x8040201008040201ull;
+        w = ((w + 0x7f7f7f7f7f7f7f7full) & 0x8080808080808080ull) >> 3;
+        memcpy(hb + 8 * k, &w, 8); /* little-endian: byte i of w is element 8k + i */
+    }
 }
 
 /* ---- Q4_0: x = d * (q - 8) ---- */
@@ -144,10 +153,11 @@ void quant_q5_0_dequantize(const void *src, float *dst, int64_t n)
     const block_q5_0 *b = src;
     for (int64_t i = 0; i < n / QK5_0; i++, b++, dst += QK5_0) {
         float d = h2f(b->d);
-        uint32_t qh = load_qh(b->qh);
+        uint8_t hb[QK5_0];
+        q5_high_bits(b->qh, hb);
         for (int j = 0; j < QK5_0 / 2; j++) {
-            int q0 = (b->qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
-            int q1 = (b->qs[j] >> 4) | (int)((qh >> (j + QK5_0 / 2)) & 1) << 4;
+            int q0 = (b->qs[j] & 0x0f) | hb[j];
+            int q1 = (b->qs[j] >> 4) | hb[j + QK5_0 / 2];
             dst[j] = d * (float)(q0 - 16);
             dst[j + QK5_0 / 2] = d * (float)(q1 - 16);
         }
@@ -179,10 +189,11 @@ void quant_q5_1_dequantize(const void *src, float *dst, int64_t n)
     const block_q5_1 *b = src;
     for (int64_t i = 0; i < n / QK5_1; i++, b++, dst += QK5_1) {
         float d = h2f(b->d), m = h2f(b->m);
-        uint32_t qh = load_qh(b->qh);
+        uint8_t hb[QK5_1];
+        q5_high_bits(b->qh, hb);
         for (int j = 0; j < QK5_1 / 2; j++) {
-            int q0 = (b->qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
-            int q1 = (b->qs[j] >> 4) | (int)((qh >> (j + QK5_1 / 2)) & 1) << 4;
+            int q0 = (b->qs[j] & 0x0f) | hb[j];
+            int q1 = (b->qs[j] >> 4) | hb[j + QK5_1 / 2];
             float v0 = d * (float)q0, v1 = d * (float)q1;
             dst[j] = v0 + m;
             dst[j + QK5_1 / 2] = v1 + m;
