@@ -117,7 +117,16 @@ int model_load(const gguf_file *f, be_backend *be, const model_options *opt, mod
     model *m = calloc(1, sizeof *m);
     if (!m) return inf_errorf(err, INF_ERR_NOMEM, "model: out of memory");
     m->be = be;
-    int rc = hparams_load(f, &m->hp, err);
+    /* Name the architecture before its keys: "mamba is not supported" helps
+     * more than "mamba.context_length is missing". */
+    gguf_str an;
+    int rc = gguf_get_str(f, "general.architecture", &an, err);
+    if (rc == INF_OK && !arch_traits_of(arch_from_name(an.ptr, an.len))->supported) {
+        rc = inf_errorf(err, INF_ERR_UNSUPPORTED, "architecture '%.*s' is not supported",
+                        (int)(an.len > 64 ? 64 : an.len), an.ptr);
+        goto out;
+    }
+    rc = hparams_load(f, &m->hp, err);
     if (rc) goto out;
     m->traits = arch_traits_of(m->hp.arch);
     if (m->hp.arch == ARCH_UNKNOWN || !m->traits->supported) {
