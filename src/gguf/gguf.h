@@ -84,8 +84,11 @@ typedef struct gguf_file gguf_file;
 
 /* Open and validate a GGUF file by path (read-only mmap, no copy of tensor data).
  * On success *out owns the mapping; free with gguf_close. On failure *out is NULL and
- * err names the field and byte offset. Unknown tensor type ids are accepted at open
- * (so `inferd info` can list them); model loading rejects them by name. */
+ * err names the field and byte offset. Tensor types that ggml knows but inferd does
+ * not compute with (IQ*, TQ*, ...) are accepted at open, their sizes taken from
+ * quant_traits_of (so `inferd info` can list them); model loading rejects them by
+ * name. Type ids that no ggml version used are refused at open, by name and id.
+ * Any thread; the path is not retained. */
 int gguf_open(const char *path, gguf_file **out, inf_error *err);
 
 /* Same, over a caller's buffer (fuzzing, tests). The buffer must outlive the file. */
