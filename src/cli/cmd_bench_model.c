@@ -190,8 +190,12 @@ int cmd_bench_model(int argc, char **argv)
                    m->hp.arch_name, type, (unsigned long long)bytes, (unsigned long long)params,
                    be->name, o.threads, name, mean, sd, o.reps);
         else
-            printf("| %s %s | %.2f MiB | %.2f M | %s | %d | %s | %.2f ± %.2f |\n", m->hp.arch_name,
-                   type, bytes / 1048576.0, params / 1e6, be->name, o.threads, name, mean, sd);
+        {
+            char thr[16] = "auto";
+            if (o.threads > 0) snprintf(thr, sizeof thr, "%d", o.threads);
+            printf("| %s %s | %.2f MiB | %.2f M | %s | %s | %s | %.2f ± %.2f |\n", m->hp.arch_name,
+                   type, bytes / 1048576.0, params / 1e6, be->name, thr, name, mean, sd);
+        }
         fflush(stdout);
     }
 out:
