@@ -115,14 +115,20 @@ AI void gemm_panel_avx512(const kref_gemm_args *a, const kref_planes pl, const k
             for (int u = 0; u < units; u++) {
                 __m512i w[8];
                 unpack_quads(pl, p, u * qpu, qpu, w);
-                __m512i iacc[8];
+                /* One activation row alone would chain every vpdpbusd of the
+                 * group through one register: give it two chains. */
+                __m512i iacc[8], iacc2 = _mm512_setzero_si512();
                 for (int c = 0; c < NR; c++) iacc[c] = _mm512_setzero_si512();
                 for (int j = 0; j < qpu; j++) {
                     for (int c = 0; c < NR; c++) {
                         __m512i xb = _mm512_set1_epi32(ld32(x[c][blk].qs + 4 * (u * qpu + j)));
-                        iacc[c] = _mm512_dpbusd_epi32(iacc[c], w[j], xb);
+                        if (NR == 1 && (j & 1))
+                            iacc2 = _mm512_dpbusd_epi32(iacc2, w[j], xb);
+                        else
+                            iacc[c] = _mm512_dpbusd_epi32(iacc[c], w[j], xb);
                     }
                 }
+                if (NR == 1) iacc[0] = _mm512_add_epi32(iacc[0], iacc2);
                 __m512 dw, mw;
                 if (sc == KREF_SC_LEG) {
                     dw = vd;

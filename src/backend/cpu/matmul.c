@@ -1,0 +1,171 @@
+/* matmul.c: weight packing and the threaded matmul driver (cpu_matmul.h).
+ *
+ * Work split: the n activation rows are cut into column chunks small enough
+ * that a chunk's activations (about 256 KiB) stay in L2 while every panel of
+ * W streams past them; work items are (chunk, panel) pairs in chunk-major
+ * order, handed out in runs of consecutive panels, so each thread reads a
+ * contiguous stretch of weights and every weight byte is read once per chunk
+ * (once per step for decode). The panel kernel tiles the chunk's rows itself. */
+#include "backend/cpu/cpu_matmul.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/quant.h"
+
+#define PR KREF_PANEL_ROWS
+#define CHUNK_BYTES (256 * 1024)
+
+typedef struct pack_ctx {
+    cpu_weight *w;
+    const uint8_t *data;
+    size_t row_bytes;
+} pack_ctx;
+
+static void pack_range(void *ctx, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    pack_ctx *c = ctx;
+    for (int64_t p = b; p < e; p++) {
+        int64_t rows = c->w->m - p * PR < PR ? c->w->m - p * PR : PR;
+        kref_panel_pack(c->w->type, c->data + (size_t)(p * PR) * c->row_bytes, c->row_bytes,
+                        (int)rows, c->w->k, c->w->panels + (size_t)p * c->w->panel_bytes);
+    }
+}
+
+int cpu_weight_pack(cpu_weight *w, const char *name, uint32_t type, int64_t m, int64_t k,
+                    const void *data, size_t row_bytes, tp_pool *pool, inf_error *err)
+{
+    memset(w, 0, sizeof *w);
+    const kref_panel_format *f = kref_panel_format_of(type);
+    if (!f)
+        return inf_errorf(err, INF_ERR_UNSUPPORTED, "tensor %s: type %s has no CPU kernel", name,
+                          quant_type_name(type));
+    size_t pb = kref_panel_bytes(type, k);
+    if (pb == 0 || m < 1)
+        return inf_errorf(err, INF_ERR_INVALID,
+                          "tensor %s: %lld x %lld %s cannot be packed (row length must be a "
+                          "multiple of %d)",
+                          name, (long long)m, (long long)k, quant_type_name(type), f->sb);
+    w->type = type;
+    w->fmt = f;
+    w->m = m;
+    w->k = k;
+    w->n_panels = (m + PR - 1) / PR;
+    w->panel_bytes = pb;
+    size_t total = (pb * (size_t)w->n_panels + 63) / 64 * 64;
+    w->panels = aligned_alloc(64, total);
+    if (!w->panels) {
+        memset(w, 0, sizeof *w);
+        return inf_errorf(err, INF_ERR_NOMEM, "tensor %s: %zu bytes for packed weights", name,
+                          total);
+    }
+    pack_ctx c = {w, data, row_bytes};
+    tp_parallel_for(pool, w->n_panels, 4, pack_range, &c);
+    return INF_OK;
+}
+
+void cpu_weight_release(cpu_weight *w)
+{
+    if (!w) return;
+    free(w->panels);
+    memset(w, 0, sizeof *w);
+}
+
+size_t cpu_matmul_scratch_bytes(uint32_t type, int64_t k, int64_t n)
+{
+    return kref_type_uses_q8a(type) ? cpu_q8a_row_bytes(k) * (size_t)n : 0;
+}
+
+typedef struct quant_ctx {
+    const cpu_kernels *kt;
+    const float *x;
+    size_t ldx;
+    int64_t k;
+    uint8_t *dst;
+} quant_ctx;
+
+static void quant_range(void *ctx, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    quant_ctx *c = ctx;
+    size_t rb = cpu_q8a_row_bytes(c->k);
+    for (int64_t i = b; i < e; i++)
+        c->kt->quantize_q8a(c->x + (size_t)i * c->ldx, (kref_q8a *)(c->dst + (size_t)i * rb), c->k);
+}
+
+void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, const float *x, size_t ldx,
+                       int64_t n, int64_t k, void *scratch)
+{
+    quant_ctx c = {kt, x, ldx, k, scratch};
+    /* Small batches on the caller: a dispatch costs more than the work. */
+    int64_t grain = n < 8 ? n : (n + 2 * tp_size(pool) - 1) / (2 * tp_size(pool));
+    tp_parallel_for(pool, n, grain, quant_range, &c);
+}
+
+typedef struct mm_ctx {
+    const cpu_weight *w;
+    cpu_gemm_fn fn;
+    const uint8_t *x;
+    size_t x_stride;
+    int64_t n, chunk;
+    float *y;
+    size_t ldy;
+    const float *bias;
+} mm_ctx;
+
+static void mm_range(void *ctx, int64_t b, int64_t e, int tid)
+{
+    (void)tid;
+    const mm_ctx *c = ctx;
+    const cpu_weight *w = c->w;
+    for (int64_t it = b; it < e; it++) {
+        int64_t ch = it / w->n_panels, p = it % w->n_panels;
+        int64_t c0 = ch * c->chunk;
+        int64_t nc = c->n - c0 < c->chunk ? c->n - c0 : c->chunk;
+        kref_gemm_args a = {
+            .type = w->type,
+            .k = w->k,
+            .panel = w->panels + (size_t)p * w->panel_bytes,
+            .rows = (int)(w->m - p * PR < PR ? w->m - p * PR : PR),
+            .n = (int)nc,
+            .x = c->x + (size_t)c0 * c->x_stride,
+            .x_stride = c->x_stride,
+            .y = c->y + (size_t)c0 * c->ldy + (size_t)(p * PR),
+            .ldy = c->ldy,
+            .bias = c->bias ? c->bias + p * PR : NULL,
+        };
+        c->fn(&a);
+    }
+}
+
+void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
+                size_t ldx, int64_t n, float *y, size_t ldy, const float *bias, void *scratch,
+                bool x_quantized)
+{
+    if (n <= 0) return;
+    mm_ctx c = {.w = w, .fn = kt->gemm[w->fmt->panel_type], .n = n, .y = y, .ldy = ldy,
+                .bias = bias};
+    if (w->fmt->planes != KREF_PL_FLOAT) {
+        if (!x_quantized) cpu_quantize_rows(pool, kt, x, ldx, n, w->k, scratch);
+        c.x = scratch;
+        c.x_stride = cpu_q8a_row_bytes(w->k);
+    } else {
+        c.x = (const uint8_t *)x;
+        c.x_stride = ldx * sizeof(float);
+    }
+    int64_t max_n = kt->max_n[w->fmt->panel_type];
+    int64_t chunk = (int64_t)(CHUNK_BYTES / c.x_stride);
+    chunk = chunk < 8 ? 8 : chunk / 8 * 8;
+    if (chunk > max_n) chunk = max_n;
+    if (chunk > n) chunk = n;
+    c.chunk = chunk;
+    int64_t n_chunks = (n + chunk - 1) / chunk;
+    int64_t items = n_chunks * w->n_panels;
+    int nt = tp_size(pool);
+    /* About four grabs per thread balance uneven progress without making the
+     * runs of panels so short that streaming suffers. */
+    int64_t grain = (items + 4 * nt - 1) / (4 * nt);
+    if (nt == 1) grain = items;
+    tp_parallel_for(pool, items, grain, mm_range, &c);
+}
