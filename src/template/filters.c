@@ -926,6 +926,14 @@ int tmpl_filter_apply(tmpl_rctx *r, int id, tval in, const targs *a, tval *out)
         if ((rc = check(r, a, id, 1, NULL)) != INF_OK) return rc;
         if (!tmpl_arg(a, 0, NULL, &name) || name.kind != TV_STR)
             return tmpl_fail(r, INF_ERR_INVALID, "attr needs an attribute name");
+        /* Python attributes only: no fallback to dict items, unlike x.name. */
+        if (in.kind == TV_DICT || in.kind == TV_STR || in.kind == TV_LIST) {
+            bool unsafe;
+            if (tmpl_method_lookup(in, name.u.s->s, name.u.s->len, &unsafe) < 0 && !unsafe) {
+                *out = tv_undef("no such attribute");
+                return INF_OK;
+            }
+        }
         return tmpl_getattr(r, in, name.u.s->s, name.u.s->len, out);
     }
     case F_UNIQUE: return f_unique(r, in, a, out);

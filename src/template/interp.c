@@ -976,8 +976,7 @@ static int exec_for(tmpl_rctx *r, const tnode *s, tframe *f)
     if (!loop || !loop_name) return r->err->code;
     loop->items = items;
     loop->length = (int64_t)items->n;
-    tval *outer = frame_lookup(f, "loop", 4);
-    loop->depth0 = outer && outer->kind == TV_LOOP ? outer->u.loop->depth0 + 1 : 0;
+    /* loop.depth counts recursive-loop levels, so it is 1 in every loop of the subset. */
     tval lv = {.kind = TV_LOOP};
     lv.u.loop = loop;
     for (size_t i = 0; i < items->n; i++) {

@@ -344,10 +344,8 @@ static int m_split(tmpl_rctx *r, const tstr *s, const targs *a, bool right, tval
             while (i < m) {
                 while (i < m && sp[i]) i++;
                 if (i == m) break;
-                if (maxsplit >= 0 && splits >= maxsplit) {
-                    size_t e = m;
-                    while (e > i && sp[e - 1]) e--;
-                    if ((rc = push_str(r, l, s->s + cps[i], cps[e] - cps[i])) != INF_OK) return rc;
+                if (maxsplit >= 0 && splits >= maxsplit) { /* the rest, as is */
+                    if ((rc = push_str(r, l, s->s + cps[i], cps[m] - cps[i])) != INF_OK) return rc;
                     break;
                 }
                 size_t j = i;
@@ -361,10 +359,8 @@ static int m_split(tmpl_rctx *r, const tstr *s, const targs *a, bool right, tval
             while (e > 0) {
                 while (e > 0 && sp[e - 1]) e--;
                 if (e == 0) break;
-                if (maxsplit >= 0 && splits >= maxsplit) {
-                    size_t b = 0;
-                    while (b < e && sp[b]) b++;
-                    if ((rc = push_str(r, l, s->s + cps[b], cps[e] - cps[b])) != INF_OK) return rc;
+                if (maxsplit >= 0 && splits >= maxsplit) { /* the rest, as is */
+                    if ((rc = push_str(r, l, s->s, cps[e])) != INF_OK) return rc;
                     break;
                 }
                 size_t b = e;
