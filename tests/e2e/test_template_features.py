@@ -17,6 +17,39 @@ MSGS = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"},
         {"role": "user", "content": "bye"}]
 
 CASES = [
+    # --- more lexer and expression corners ---
+    ("lex_braces_in_strings", "{{ '}}' }}{{ '{%' }}{{ \"%}\" }}{% if '%}' %}ok{% endif %}", {}),
+    ("lex_nested_dict_close", "{{ {'a': {'b': 1}} }}{{ {'a': {'b': 1}}['a'] }}", {}),
+    ("lex_multiline_tag", "{%- set x = {\n    'a': 1,\n    'b': [1,\n 2]\n} %}{{ x }}\n{{\n  x.a\n}}", {}),
+    ("lex_string_with_newline", "{{ 'a\nb' }}|{{ 'c\r\nd' }}", {}),
+    ("lex_text_after_tag_same_line", "x\n  {% if true %}text\n  {% endif %}\ny", {}),
+    ("lex_minus_end_then_spaces", "{% if true -%}   \n\n  a{%- endif %}", {}),
+    ("lex_comment_lstrip_trim", "a\n   {# c #}\nb\n   {#- c -#}   \nc", {}),
+    ("lex_var_at_line_start", "a\n{{ 'b' }}\n{{- 'c' }}\n", {}),
+    ("lex_block_at_eof", "a{% if true %}b{% endif %}", {}),
+    ("lex_only_text", "just text, no tags", {}),
+    ("lex_empty", "", {}),
+    ("expr_percent_int_float", "{{ '%d' % 3.7 }} {{ '%s-%s' % (1, none) }} {{ '%r' % 'q' }}", {}),
+    ("expr_json_floats", "{{ [1e100, 1.0, 0.5, -2.25e-7, 123456789012345678.0]|tojson }} {{ [1e-05, 1e100] }}", {}),
+    ("expr_dict_dup_keys", "{{ {'a': 1, 'a': 2, 'b': 3} }}", {}),
+    ("expr_not_in_precedence", "{{ not 'a' in 'abc' }} {{ not 'z' in 'abc' }} {{ 'a' not in ['a'] }}", {}),
+    ("expr_join_dict", "{{ {'x': 1, 'y': 2}|join('+') }}", {}),
+    ("expr_unicode_compare", "{{ 'é' > 'z' }} {{ '가' < '나' }} {{ ['b', 'a', 'é']|sort }}", {}),
+    ("expr_int_overflow_float", "{{ 2 ** 62 }} {{ 9007199254740993 }} {{ 10 ** 15 / 3 }}", {}),
+    ("macro_default_uses_param", "{% macro m(a, b=a ~ '!') %}{{ a }}{{ b }}{% endmacro %}{{ m('x') }} {{ m('x', 'y') }}", {}),
+    ("macro_nested_def", "{% macro outer() %}{% macro inner(x) %}<{{ x }}>{% endmacro %}{{ inner(1) }}{{ inner(2) }}{% endmacro %}{{ outer() }}", {}),
+    ("macro_caller_missing", "{% macro m() %}[{{ caller is defined }}]{% endmacro %}{{ m() }}", {}),
+    ("macro_in_loop_sees_closure", "{% for i in [1, 2] %}{% macro show() %}{{ i }}{% endmacro %}{{ show() }}{% endfor %}", {}),
+    ("loop_string_last", "{% for c in 'héé' %}{{ c }}{{ '.' if loop.last else ',' }}{% endfor %}", {}),
+    ("loop_items_loopvars", "{% for k, v in {'a': 1, 'b': 2}.items() %}{{ loop.index }}{{ k }}{{ v }}{% endfor %}", {}),
+    ("loop_nested_outer", "{% for a in [1, 2] %}{% set outer = loop %}{% for b in [3, 4] %}{{ outer.index }}{{ loop.index }} {% endfor %}{% endfor %}", {}),
+    ("set_in_loop_shadow_loopvar", "{% for tc in [{'function': {'name': 'f'}}, {'name': 'g'}] %}{% if tc.function %}{% set tc = tc.function %}{% endif %}{{ tc.name }}{% endfor %}", {}),
+    ("undefined_compare_ops", "{{ nothing == nothing2 }} {{ nothing == none }} {{ nothing != 'x' }} {{ not nothing }} {{ nothing is none }}", {}),
+    ("undefined_lt_fails", "{{ nothing < 1 }}", {}),
+    ("undefined_call_fails", "{{ nothing() }}", {}),
+    ("undefined_iter_methods", "{{ nothing|list }} {{ nothing|join }} [{{ nothing|first }}] {{ nothing|items|list }} {{ nothing|default([])|length }}", {}),
+    ("none_plus_str_fails", "{{ none + 'a' }}", {}),
+    ("int_index_on_dict", "{{ {1: 'one'}[1] }} {{ {1: 'one'}[1.0] }} {{ {true: 'yes'}[1] }}", {}),
     # --- whitespace control: trim_blocks, lstrip_blocks, -, +, comments, raw ---
     ("ws_trim", "a\n{% if true %}\nb\n{% endif %}\nc\n", {}),
     ("ws_lstrip", "a\n    {% if true %}\n    b\n    {% endif %}\nc", {}),
@@ -192,6 +225,7 @@ def case_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("tmpl_cases")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # jinja2 on the "\\q" escape case
 @pytest.mark.parametrize("name,src,ctx", CASES, ids=[c[0] for c in CASES])
 def test_feature_matches_jinja2(tool, case_dir, name, src, ctx, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
@@ -219,4 +253,5 @@ def test_feature_matches_jinja2(tool, case_dir, name, src, ctx, monkeypatch):
         assert cp.returncode == 0, f"jinja2 renders {expected!r} but inferd fails: {err}"
         assert cp.stdout.decode("utf-8") == expected
     else:
-        assert cp.returncode == 1, f"jinja2 fails ({expected}) but inferd gives {cp.returncode}: {cp.stdout!r} {err}"
+        # 1: a render error; 2: refused at compile (a call to an unknown function).
+        assert cp.returncode in (1, 2), f"jinja2 fails ({expected}) but inferd gives {cp.returncode}: {cp.stdout!r} {err}"
