@@ -66,17 +66,17 @@ static bool runner_is_eog(void *ctx, int32_t token)
     return tok_is_eog(rt->vocab, token);
 }
 
+/* The model's id in the API: the file's base name without ".gguf", which users
+ * recognise and which never has spaces (general.name often does). */
 static void name_from(runtime *rt, const char *path)
 {
-    gguf_str s;
-    if (gguf_get_str(rt->file, "general.name", &s, NULL) == INF_OK && s.len > 0) {
-        size_t n = s.len < sizeof rt->model_name - 1 ? (size_t)s.len : sizeof rt->model_name - 1;
-        memcpy(rt->model_name, s.ptr, n);
-        rt->model_name[n] = '\0';
-        return;
-    }
     const char *base = strrchr(path, '/');
-    snprintf(rt->model_name, sizeof rt->model_name, "%s", base ? base + 1 : path);
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 5 && !strcmp(base + n - 5, ".gguf")) n -= 5;
+    if (n >= sizeof rt->model_name) n = sizeof rt->model_name - 1;
+    memcpy(rt->model_name, base, n);
+    rt->model_name[n] = '\0';
 }
 
 /* The model identity that seeds prefix-cache hashes: the file's shape and the KV

@@ -54,7 +54,7 @@ typedef struct runtime {
     tmpl_template *chat;          /* NULL when the model has no template */
     engine *eng;
     engine_runner runner;
-    char model_name[256];         /* general.name, else the file's base name */
+    char model_name[256];         /* the file's base name without .gguf: the API model id */
     int32_t n_ctx;
     int32_t n_blocks, block_size;
     uint64_t kv_bytes;            /* pool storage */
