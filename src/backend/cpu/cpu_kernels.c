@@ -27,6 +27,17 @@ static void fill_scalar(cpu_kernels *k)
     k->isa = CPU_ISA_SCALAR;
     k->name = cpu_isa_name(CPU_ISA_SCALAR);
     k->quantize_q8a = kref_quantize_q8a;
+    k->silu_mul = kref_silu_mul;
+    k->gelu_mul = kref_gelu_mul;
+    k->softcap = kref_softcap;
+    k->exp_sum = kref_exp_sum;
+    k->max = kref_max;
+    k->dot = kref_dot;
+    k->scale_axpy = kref_scale_axpy;
+    k->scale = kref_scale;
+    k->f16_to_f32 = kref_f16_to_f32;
+    k->bf16_to_f32 = kref_bf16_to_f32;
+    k->q8_to_f32 = kref_q8_to_f32;
     for (int t = 0; t < QT_COUNT; t++) {
         k->gemm[t] = kref_gemm_panel;
         k->max_n[t] = KREF_MAX_N;

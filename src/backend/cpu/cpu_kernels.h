@@ -30,6 +30,19 @@ typedef struct cpu_kernels {
     cpu_quantize_fn quantize_q8a;     /* same bytes as kref_quantize_q8a */
     cpu_gemm_fn gemm[QT_COUNT];       /* by panel type; never NULL for a panel type */
     int max_n[QT_COUNT];              /* largest n one call of gemm[type] takes */
+
+    /* Vector kernels: contracts and references in ref/kernels_ref.h (kref_*). */
+    void (*silu_mul)(float *out, const float *gate, const float *up, int64_t n);
+    void (*gelu_mul)(float *out, const float *gate, const float *up, int64_t n);
+    void (*softcap)(float *out, const float *x, float cap, int64_t n);
+    float (*exp_sum)(float *y, const float *x, float mx, int64_t n);
+    float (*max)(const float *x, int64_t n);
+    float (*dot)(const float *a, const float *b, int64_t n);
+    void (*scale_axpy)(float *y, float s, float a, const float *x, int64_t n);
+    void (*scale)(float *y, const float *x, float s, int64_t n);
+    void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    void (*bf16_to_f32)(const uint16_t *x, float *y, int64_t n);
+    void (*q8_to_f32)(const int8_t *q, float s, float *y, int64_t n);
 } cpu_kernels;
 
 /* The table of the best level this CPU has (capped by INFERD_CPU_ISA). Filled on
@@ -47,5 +60,7 @@ void cpu_kernels_fill_avx2(cpu_kernels *k);
 void cpu_kernels_fill_avx512(cpu_kernels *k);
 void cpu_kernels_fill_q_avx2(cpu_kernels *k);   /* integer formats, gemm_q_avx2.c */
 void cpu_kernels_fill_q_avx512(cpu_kernels *k); /* integer formats, gemm_q_avx512.c */
+void cpu_kernels_fill_vec_avx2(cpu_kernels *k);   /* vector kernels, vec_avx2.c */
+void cpu_kernels_fill_vec_avx512(cpu_kernels *k); /* vector kernels, vec_avx512.c */
 
 #endif

@@ -471,3 +471,76 @@ void kref_gemm(uint32_t type, int64_t m, int64_t k, int64_t n, const void *w, si
     free(wr);
     free(xr);
 }
+
+/* ---- vector kernels ---- */
+
+void kref_silu_mul(float *out, const float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void kref_gelu_mul(float *out, const float *gate, const float *up, int64_t n)
+{
+    const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g))) * up[i];
+    }
+}
+
+void kref_softcap(float *out, const float *x, float cap, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = cap * tanhf(x[i] / cap);
+}
+
+float kref_exp_sum(float *y, const float *x, float mx, int64_t n)
+{
+    float sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        y[i] = expf(x[i] - mx);
+        sum += y[i];
+    }
+    return sum;
+}
+
+float kref_max(const float *x, int64_t n)
+{
+    float m = -INFINITY;
+    for (int64_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+float kref_dot(const float *a, const float *b, int64_t n)
+{
+    float s = 0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void kref_scale_axpy(float *y, float s, float a, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] * s + a * x[i];
+}
+
+void kref_scale(float *y, const float *x, float s, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * s;
+}
+
+void kref_f16_to_f32(const uint16_t *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = quant_f16_to_f32(x[i]);
+}
+
+void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = quant_bf16_to_f32(x[i]);
+}
+
+void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = (float)q[i] * s;
+}

@@ -147,4 +147,40 @@ void kref_gemm_panel(const kref_gemm_args *a);
 void kref_gemm(uint32_t type, int64_t m, int64_t k, int64_t n, const void *w, size_t w_stride,
                const void *x, size_t x_stride, float *y, size_t ldy);
 
+/* ---- Vector kernels of the elementwise ops and attention ------------------ */
+/* The scalar references (libm, float) of the table entries in cpu_kernels.h;
+ * SIMD versions use polynomial exp and match within a few float ulps of these
+ * (tests hold them to 2e-6 relative). Arrays never alias unless stated. */
+
+/* out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x). out may alias either. */
+void kref_silu_mul(float *out, const float *gate, const float *up, int64_t n);
+
+/* out[i] = gelu_tanh(gate[i]) * up[i] (see be_geglu). out may alias either. */
+void kref_gelu_mul(float *out, const float *gate, const float *up, int64_t n);
+
+/* out[i] = cap * tanh(x[i] / cap). out may alias x. */
+void kref_softcap(float *out, const float *x, float cap, int64_t n);
+
+/* y[i] = e^(x[i] - mx); returns the sum of the y[i]. y may alias x. */
+float kref_exp_sum(float *y, const float *x, float mx, int64_t n);
+
+/* Largest x[i] (-INFINITY for n = 0). */
+float kref_max(const float *x, int64_t n);
+
+/* sum a[i] * b[i]. */
+float kref_dot(const float *a, const float *b, int64_t n);
+
+/* y[i] = y[i] * s + a * x[i]. */
+void kref_scale_axpy(float *y, float s, float a, const float *x, int64_t n);
+
+/* y[i] = x[i] * s. y may alias x. */
+void kref_scale(float *y, const float *x, float s, int64_t n);
+
+/* y[i] = f16 / bf16 x[i] as float. */
+void kref_f16_to_f32(const uint16_t *x, float *y, int64_t n);
+void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
+
+/* y[i] = q[i] * s (8-bit KV rows: one call per group). */
+void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n);
+
 #endif

@@ -41,6 +41,97 @@ static void check_quantize(const cpu_kernels *kt)
     }
 }
 
+/* |got - want| <= rel * scale + abs_tol, elementwise; returns the worst ratio. */
+static double worst_err(const float *got, const float *want, const float *scale, int64_t n,
+                        double rel, double abs_tol, int *bad)
+{
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]);
+        double lim = rel * fabs((double)scale[i]) + abs_tol;
+        if (!(e <= lim)) (*bad)++;
+        double r = e / lim;
+        if (!(r <= worst)) worst = r;
+    }
+    return worst;
+}
+
+/* The vector kernels of one level against kref_* on awkward lengths. */
+static void check_vec(const cpu_kernels *kt)
+{
+    enum { NMAX = 1031 };
+    static float a[NMAX], b[NMAX], want[NMAX], got[NMAX], scale[NMAX];
+    static uint16_t h[NMAX];
+    static int8_t q[NMAX];
+    const int64_t lens[] = {1, 7, 8, 15, 16, 17, 33, 100, NMAX};
+    double worst = 0;
+    int bad = 0;
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        int64_t n = lens[li];
+        for (int64_t i = 0; i < n; i++) {
+            a[i] = frand() * 12.0f;
+            b[i] = frand() * 2.0f;
+            scale[i] = a[i] * b[i];
+        }
+        a[0] = n > 3 ? -95.0f : a[0]; /* far tails of exp */
+        if (n > 3) scale[0] = a[0] * b[0];
+        kref_silu_mul(want, a, b, n);
+        kt->silu_mul(got, a, b, n);
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-6, 1e-30, &bad));
+        kref_gelu_mul(want, a, b, n);
+        kt->gelu_mul(got, a, b, n);
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-6, 1e-30, &bad));
+        /* in place, as the backend calls them */
+        memcpy(got, a, sizeof(float) * (size_t)n);
+        kt->silu_mul(got, got, b, n);
+        kref_silu_mul(want, a, b, n);
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-6, 1e-30, &bad));
+
+        for (int64_t i = 0; i < n; i++) scale[i] = 30.0f;
+        kref_softcap(want, a, 30.0f, n);
+        kt->softcap(got, a, 30.0f, n);
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-7, 0, &bad));
+
+        float mx = kref_max(a, n);
+        CHECK_MSG(kt->max(a, n) == mx, "%s max n=%lld", kt->name, (long long)n);
+        float sw = kref_exp_sum(want, a, mx, n), sg = kt->exp_sum(got, a, mx, n);
+        for (int64_t i = 0; i < n; i++) scale[i] = want[i];
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-6, 1e-37, &bad));
+        CHECK_MSG(fabs(sg - sw) <= 2e-6 * sw, "%s exp_sum n=%lld: %g vs %g", kt->name, (long long)n, sg, sw);
+
+        double mag = 0;
+        for (int64_t i = 0; i < n; i++) mag += fabs(a[i] * b[i]);
+        float dw = kref_dot(a, b, n), dg = kt->dot(a, b, n);
+        CHECK_MSG(fabs(dg - dw) <= 1e-6 * mag, "%s dot n=%lld: %g vs %g", kt->name, (long long)n, dg, dw);
+
+        memcpy(want, b, sizeof(float) * (size_t)n);
+        memcpy(got, b, sizeof(float) * (size_t)n);
+        kref_scale_axpy(want, 0.75f, -1.5f, a, n);
+        kt->scale_axpy(got, 0.75f, -1.5f, a, n);
+        for (int64_t i = 0; i < n; i++) scale[i] = fabsf(0.75f * b[i]) + fabsf(1.5f * a[i]);
+        worst = fmax(worst, worst_err(got, want, scale, n, 2e-7, 0, &bad));
+        kref_scale(want, a, 0.3f, n);
+        kt->scale(got, a, 0.3f, n);
+        CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s scale", kt->name);
+
+        for (int64_t i = 0; i < n; i++) {
+            h[i] = quant_f32_to_f16(a[i]);
+            q[i] = (int8_t)(a[i] * 10);
+        }
+        kref_f16_to_f32(h, want, n);
+        kt->f16_to_f32(h, got, n);
+        CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s f16_to_f32", kt->name);
+        kref_bf16_to_f32(h, want, n);
+        kt->bf16_to_f32(h, got, n);
+        CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s bf16_to_f32", kt->name);
+        kref_q8_to_f32(q, 0.037f, want, n);
+        kt->q8_to_f32(q, 0.037f, got, n);
+        CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s q8_to_f32", kt->name);
+    }
+    CHECK_MSG(bad == 0, "%s: %d vector kernel outputs out of tolerance", kt->name, bad);
+    printf("vector kernels %-7s worst error / tolerance %.3f\n", kt->name, worst);
+}
+
 typedef struct result {
     double max_rel;
     int fails;
@@ -143,7 +234,10 @@ int main(void)
         else printf("level %s: not on this CPU, skipped\n", cpu_isa_name((cpu_isa)i));
     }
     CHECK(cpu_kernels_get() != NULL);
-    for (int l = 0; l < n_levels; l++) check_quantize(levels[l]);
+    for (int l = 0; l < n_levels; l++) {
+        check_quantize(levels[l]);
+        check_vec(levels[l]);
+    }
 
     const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1,
                               QT_Q8_0, QT_Q2_K, QT_Q3_K, QT_Q4_K, QT_Q5_K, QT_Q6_K, QT_Q8_K};
