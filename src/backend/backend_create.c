@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
 #include "backend/ref/ref.h"
 
 typedef struct be_entry {
@@ -20,6 +21,7 @@ static int ref_create(int n_threads, be_backend **out, inf_error *err)
 /* First entry = the default. */
 static const be_entry entries[] = {
     {"ref", ref_create},
+    {"cpu", be_cpu_create},
 };
 
 const char *be_default_name(void)

@@ -66,17 +66,20 @@ static void init(void)
         available[CPU_ISA_AVX512] = true;
         best = CPU_ISA_AVX512;
     }
-    const char *cap = getenv("INFERD_CPU_ISA");
-    if (cap && *cap) {
-        for (int i = 0; i < CPU_ISA_COUNT; i++)
-            if (!strcasecmp(cap, cpu_isa_name((cpu_isa)i)) && (cpu_isa)i < best) best = (cpu_isa)i;
-    }
 }
 
 const cpu_kernels *cpu_kernels_get(void)
 {
     pthread_once(&once, init);
-    return &tables[best];
+    /* Read on every call (backends call this once, at creation), so that a
+     * test can run backends at several levels in one process. */
+    cpu_isa level = best;
+    const char *cap = getenv("INFERD_CPU_ISA");
+    if (cap && *cap) {
+        for (int i = 0; i < CPU_ISA_COUNT; i++)
+            if (!strcasecmp(cap, cpu_isa_name((cpu_isa)i)) && (cpu_isa)i < level) level = (cpu_isa)i;
+    }
+    return &tables[level];
 }
 
 const cpu_kernels *cpu_kernels_for(cpu_isa isa)

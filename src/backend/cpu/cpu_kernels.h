@@ -6,6 +6,7 @@
  * ref/kernels_ref.h and lets each level the CPU supports override them, so a
  * format without a SIMD kernel at some level falls back to the level below.
  * The environment variable INFERD_CPU_ISA=scalar|avx2|avx512 caps the level
+ * (read by each cpu_kernels_get call)
  * (tests and benchmarks use cpu_kernels_for to pick one explicitly). */
 #ifndef INFERD_BACKEND_CPU_KERNELS_H
 #define INFERD_BACKEND_CPU_KERNELS_H

@@ -1,0 +1,174 @@
+/* cpu_attn.c: attention over the paged KV pool for the CPU backend.
+ *
+ * Layout: the pool is ref's (ref/ref.h): head rows of hd values in the pool's
+ * dtype, indexed by (layer, physical block, slot, KV head); q and out are
+ * row-major F32 (n, h * hd) and (n, h * hdv).
+ *
+ * Blocking: a work item is a tile of consecutive batch rows of one sequence
+ * (positions increase along it) times one KV head: the G = h / hkv query heads
+ * that share the KV head and up to CPU_ATTN_QV / G rows, so each K/V block is
+ * converted to F32 once per item and used by every query vector of the tile.
+ * Softmax is online per block: the scores of a block first, one rescale of the
+ * running sum and accumulator when the maximum grows, then the weighted V rows.
+ * Items go to the thread pool; each thread has its own scratch.
+ * Reference: ref_attention (ref/ref_attn.c), in double; tests compare. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#define CRT(t) ((const ref_tensor *)(t))
+
+typedef struct attn_ctx {
+    cpu_backend *cb;
+    const ref_batch *b;
+    const ref_kv *kv;
+    const be_attn *p;
+    const float *q;
+    float *out;
+    int64_t q_width, o_width;
+    const int32_t *tiles;    /* (n_tiles + 1) first batch row of each tile */
+    int n_tiles;
+    int group;
+} attn_ctx;
+
+static void load_row(const cpu_kernels *kt, be_kv_dtype dt, int32_t hd, const uint8_t *src,
+                     float *dst)
+{
+    switch (dt) {
+    case BE_KV_F32: memcpy(dst, src, sizeof(float) * (size_t)hd); return;
+    case BE_KV_F16: kt->f16_to_f32((const uint16_t *)src, dst, hd); return;
+    case BE_KV_BF16: kt->bf16_to_f32((const uint16_t *)src, dst, hd); return;
+    case BE_KV_Q8: {
+        int32_t g = be_kv_q8_group(hd);
+        for (int32_t g0 = 0; g0 < hd; g0 += g) {
+            uint16_t sh;
+            memcpy(&sh, src + hd + 2 * (g0 / g), 2);
+            kt->q8_to_f32((const int8_t *)src + g0, quant_f16_to_f32(sh), dst + g0, g);
+        }
+        return;
+    }
+    }
+}
+
+static int32_t first_visible(const be_attn *p, int32_t pos)
+{
+    return p->window > 0 && pos - p->window + 1 > 0 ? pos - p->window + 1 : 0;
+}
+
+static void attn_item(const attn_ctx *c, int tile, int32_t g, int tid)
+{
+    const cpu_kernels *kt = c->cb->kt;
+    const ref_batch *b = c->b;
+    const ref_kv *kv = c->kv;
+    const be_kv_config *cfg = &kv->cfg;
+    const be_attn *p = c->p;
+    const int32_t hd = p->head_dim_k, hdv = p->head_dim_v, B = cfg->block_size, G = c->group;
+    const int32_t r0 = c->tiles[tile], r1 = c->tiles[tile + 1], R = r1 - r0, QV = R * G;
+    const int32_t s = b->seq[r0];
+
+    float *kbuf = c->cb->attn_scratch + (size_t)tid * c->cb->attn_per_thread;
+    float *vbuf = kbuf + (size_t)B * hd;
+    float *acc = vbuf + (size_t)B * hdv;
+    float *mx = acc + (size_t)QV * hdv;
+    float *sum = mx + QV;
+    float *sc = sum + QV;
+    for (int32_t i = 0; i < QV; i++) {
+        mx[i] = -INFINITY;
+        sum[i] = 0;
+    }
+    memset(acc, 0, sizeof(float) * (size_t)QV * hdv);
+
+    int32_t tmin = first_visible(p, b->pos[r0]), tmax = b->pos[r1 - 1];
+    for (int32_t r = r0; r < r1; r++) {
+        int32_t t0 = first_visible(p, b->pos[r]);
+        if (t0 < tmin) tmin = t0;
+        if (b->pos[r] > tmax) tmax = b->pos[r];
+    }
+    const size_t layer_base = (size_t)p->layer * cfg->n_blocks;
+    for (int32_t lb = tmin / B; lb <= tmax / B; lb++) {
+        int32_t blk = b->blocks[b->block_off[s] + lb];
+        int32_t tb0 = lb * B;
+        int32_t ta = tmin > tb0 ? tmin : tb0, tz = tmax < tb0 + B - 1 ? tmax : tb0 + B - 1;
+        for (int32_t t = ta; t <= tz; t++) {
+            size_t hr = ((layer_base + blk) * B + (t - tb0)) * cfg->n_kv_head + g;
+            load_row(kt, cfg->dtype, hd, kv->k + hr * kv->k_row_bytes, kbuf + (size_t)(t - tb0) * hd);
+            load_row(kt, cfg->dtype, hdv, kv->v + hr * kv->v_row_bytes, vbuf + (size_t)(t - tb0) * hdv);
+        }
+        for (int32_t ri = 0; ri < R; ri++) {
+            int32_t r = r0 + ri, pos = b->pos[r];
+            int32_t lo = first_visible(p, pos), hi = pos;
+            if (lo < ta) lo = ta;
+            if (hi > tz) hi = tz;
+            if (lo > hi) continue;
+            int32_t cnt = hi - lo + 1;
+            for (int32_t hh = 0; hh < G; hh++) {
+                int32_t qi = ri * G + hh;
+                const float *qh = c->q + (size_t)r * c->q_width + (size_t)(g * G + hh) * hd;
+                float *a = acc + (size_t)qi * hdv;
+                for (int32_t t = lo; t <= hi; t++)
+                    sc[t - lo] = kt->dot(qh, kbuf + (size_t)(t - tb0) * hd, hd) * p->scale;
+                if (p->softcap > 0) kt->softcap(sc, sc, p->softcap, cnt);
+                float bm = kt->max(sc, cnt);
+                if (bm > mx[qi]) {
+                    if (mx[qi] > -INFINITY) {
+                        float f = expf(mx[qi] - bm);
+                        sum[qi] *= f;
+                        kt->scale(a, a, f, hdv);
+                    }
+                    mx[qi] = bm;
+                }
+                sum[qi] += kt->exp_sum(sc, sc, mx[qi], cnt);
+                for (int32_t t = lo; t <= hi; t++)
+                    kt->scale_axpy(a, 1.0f, sc[t - lo], vbuf + (size_t)(t - tb0) * hdv, hdv);
+            }
+        }
+    }
+    for (int32_t ri = 0; ri < R; ri++) {
+        for (int32_t hh = 0; hh < G; hh++) {
+            int32_t qi = ri * G + hh;
+            float *o = c->out + (size_t)(r0 + ri) * c->o_width + (size_t)(g * G + hh) * hdv;
+            kt->scale(o, acc + (size_t)qi * hdv, sum[qi] > 0 ? 1.0f / sum[qi] : 0.0f, hdv);
+        }
+    }
+}
+
+static void attn_range(void *ctx, int64_t b, int64_t e, int tid)
+{
+    const attn_ctx *c = ctx;
+    int32_t hkv = c->p->n_kv_head;
+    for (int64_t it = b; it < e; it++) attn_item(c, (int)(it / hkv), (int32_t)(it % hkv), tid);
+}
+
+void cpu_op_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_kv *kvp,
+                      const be_attn *p, int64_t n)
+{
+    cpu_backend *cb = (cpu_backend *)be;
+    const ref_batch *b = &cb->rb.batch;
+    const ref_kv *kv = (const ref_kv *)kvp;
+    const be_kv_config *c = &kv->cfg;
+    int32_t hd = p->head_dim_k, hdv = p->head_dim_v;
+    INF_ASSERT(p->layer >= 0 && p->layer < c->n_layer && p->n_kv_head == c->n_kv_head);
+    INF_ASSERT(hd == c->head_dim_k && hdv == c->head_dim_v && p->n_head % p->n_kv_head == 0);
+    INF_ASSERT(CRT(q)->f && CRT(q)->info.ne[0] == (int64_t)p->n_head * hd);
+    INF_ASSERT(CRT(out)->f && CRT(out)->info.ne[0] == (int64_t)p->n_head * hdv && out != q);
+    INF_ASSERT(n <= b->n && n <= be_tensor_rows(q) && n <= be_tensor_rows(out));
+    int group = p->n_head / p->n_kv_head;
+    INF_ASSERT(cb->attn_scratch && cb->attn_per_thread >= cpu_attn_scratch_floats(c));
+    if (group > CPU_ATTN_QV) { /* no model has this; the oracle still answers */
+        ref_attention(be, out, q, kvp, p, n);
+        return;
+    }
+    int max_rows = CPU_ATTN_QV / group;
+    /* Tiles of consecutive rows of one sequence. */
+    int n_tiles = 0;
+    INF_ASSERT(n + 1 <= cb->tiles_cap);
+    for (int32_t r = 0; r < n; r++) {
+        if (r == 0 || b->seq[r] != b->seq[r - 1] || r - cb->tiles[n_tiles - 1] >= max_rows)
+            cb->tiles[n_tiles++] = r;
+    }
+    cb->tiles[n_tiles] = (int32_t)n;
+    attn_ctx ctx = {cb, b, kv, p, CRT(q)->f, ((ref_tensor *)out)->f, CRT(q)->info.ne[0],
+                    CRT(out)->info.ne[0], cb->tiles, n_tiles, group};
+    tp_parallel_for(cb->pool, (int64_t)n_tiles * p->n_kv_head, 1, attn_range, &ctx);
+}
