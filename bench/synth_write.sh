@@ -1,34 +1,49 @@
 #!/bin/sh
-# synth_write.sh: `inferd synth` write throughput for large presets, beside the
-# raw write path of the same machine (dd of the same byte count from /dev/zero).
+# synth_write.sh: `inferd synth` write throughput for the large presets, beside the
+# raw write path of the same machine: dd of the same byte count from /dev/zero
+# (4 MiB blocks), both timed to the page cache and then through `sync` to disk.
+# Each is run REPEAT times (default 5), alternating; best and median are printed,
+# since other work on a shared machine makes single runs noisy.
 # Usage: bench/synth_write.sh [INFERD_BIN] [DIR]   (files are deleted afterwards)
 set -eu
 BIN=${1:-build/release/src/cli/inferd}
 DIR=${2:-/tmp}
 THREADS=${THREADS:-$(nproc)}
+REPEAT=${REPEAT:-5}
 now() { date +%s.%N; }
+stats() { sort -g | awk '{ a[NR] = $1 } END { printf "%.2f %.2f", a[1], a[int((NR + 1) / 2)] }'; }
+echo "# $(date -u +%FT%TZ) $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $THREADS threads"
 for preset in llama3-1b llama3-8b; do
     out="$DIR/inferd-bench-$preset-q4_0.gguf"
-    t0=$(now)
-    "$BIN" synth --preset "$preset" --type Q4_0 --threads "$THREADS" -o "$out" 2>/dev/null
-    t1=$(now)
-    sync
-    t2=$(now)
-    bytes=$(stat -c %s "$out")
-    rm -f "$out"
-    sync
     z="$DIR/inferd-bench-zero"
-    t3=$(now)
-    dd if=/dev/zero of="$z" bs=4M count=$((bytes / 4194304)) status=none
-    t4=$(now)
-    sync
-    t5=$(now)
-    rm -f "$z"
-    awk -v p="$preset" -v b="$bytes" -v s="$t0" -v e="$t1" -v y="$t2" -v d0="$t3" -v d1="$t4" -v d2="$t5" \
-        -v th="$THREADS" 'BEGIN {
-        mb = b / 1e6; syn = e - s; dd = d1 - d0;
-        printf "%-10s Q4_0 %7.0f MB, %d threads: synth %.2f s = %.0f MB/s (+ sync %.2f s: %.0f MB/s to disk)\n",
-               p, mb, th, syn, mb / syn, y - e, mb / (y - s);
-        printf "%-10s      dd /dev/zero same size: %.2f s = %.0f MB/s (+ sync %.2f s: %.0f MB/s); synth/dd = %.2f\n",
-               "", dd, mb / dd, d2 - d1, mb / (d2 - d0), dd / syn }'
+    : > /tmp/synth_bench_s; : > /tmp/synth_bench_ss; : > /tmp/synth_bench_d; : > /tmp/synth_bench_ds
+    i=0
+    while [ $i -lt "$REPEAT" ]; do
+        sync
+        t0=$(now)
+        "$BIN" synth --preset "$preset" --type Q4_0 --threads "$THREADS" -o "$out" 2>/dev/null
+        t1=$(now); sync; t2=$(now)
+        bytes=$(stat -c %s "$out")
+        rm -f "$out"; sync
+        t3=$(now)
+        dd if=/dev/zero of="$z" bs=4M count=$((bytes / 4194304)) status=none
+        t4=$(now); sync; t5=$(now)
+        rm -f "$z"
+        echo "$t1 - $t0" | bc >> /tmp/synth_bench_s
+        echo "$t2 - $t0" | bc >> /tmp/synth_bench_ss
+        echo "$t4 - $t3" | bc >> /tmp/synth_bench_d
+        echo "$t5 - $t3" | bc >> /tmp/synth_bench_ds
+        i=$((i + 1))
+    done
+    mb=$(echo "$bytes / 1000000" | bc)
+    set -- $(stats < /tmp/synth_bench_s) $(stats < /tmp/synth_bench_ss) \
+           $(stats < /tmp/synth_bench_d) $(stats < /tmp/synth_bench_ds)
+    awk -v p="$preset" -v mb="$mb" -v s1="$1" -v s2="$2" -v ss1="$3" -v ss2="$4" \
+        -v d1="$5" -v d2="$6" -v ds1="$7" -v ds2="$8" 'BEGIN {
+        printf "%-9s Q4_0 %5d MB  synth: best %.2f s = %4.0f MB/s, median %4.0f MB/s; with sync: best %4.0f MB/s\n",
+               p, mb, s1, mb / s1, mb / s2, mb / ss1;
+        printf "%-9s           dd:    best %.2f s = %4.0f MB/s, median %4.0f MB/s; with sync: best %4.0f MB/s\n",
+               "", d1, mb / d1, mb / d2, mb / ds1;
+        printf "%-9s           synth / dd (best, page cache) = %.2f; with sync = %.2f\n", "", d1 / s1, ds1 / ss1 }'
 done
+rm -f /tmp/synth_bench_s /tmp/synth_bench_ss /tmp/synth_bench_d /tmp/synth_bench_ds

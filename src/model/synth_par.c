@@ -22,7 +22,10 @@ void synth_par_start(synth_par *p, int n_threads, uint64_t n_tasks, synth_par_fn
 {
     if (n_threads < 1) n_threads = 1;
     if (n_threads > SYNTH_PAR_MAX_THREADS) n_threads = SYNTH_PAR_MAX_THREADS;
-    if ((uint64_t)n_threads > n_tasks) n_threads = n_tasks ? (int)n_tasks : 1;
+    if ((uint64_t)n_threads > n_tasks) n_threads = (int)n_tasks;
+    /* A single task (a norm, a small tensor) is not worth a thread: starting one
+     * costs more than the task on a loaded machine. It runs in synth_par_wait. */
+    if (n_tasks <= 1) n_threads = 0;
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;

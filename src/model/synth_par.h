@@ -4,7 +4,8 @@
  * synth_par_start runs fn(ctx, task) for every task in [0, n_tasks) on n_threads
  * new threads, which take tasks from a shared counter, and returns at once, so
  * that the caller can write the previous batch to disk meanwhile;
- * synth_par_wait joins them. Each task must write only its own output: results
+ * synth_par_wait joins them (a loop of one task runs there, on the caller).
+ * Each task must write only its own output: results
  * then do not depend on which thread ran which task. */
 #ifndef INFERD_MODEL_SYNTH_PAR_H
 #define INFERD_MODEL_SYNTH_PAR_H
