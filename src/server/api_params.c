@@ -242,6 +242,8 @@ int api_parse_generate(const json_t *body, bool chat, int32_t n_vocab, int32_t m
     }
     if (get_int(body, "n", 1, API_MAX_CHOICES, &v, &given, e)) return -1;
     if (given) g->n = (int)v;
+    /* vLLM's extension: keep generating past end-of-generation tokens (benchmarks). */
+    if (get_bool(body, "ignore_eos", &g->params.ignore_eos, e)) return -1;
     if (parse_stop(body, g, e)) return -1;
     if (parse_logit_bias(body, n_vocab, g, e)) return -1;
     sp->logit_bias = g->bias;

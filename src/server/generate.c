@@ -50,6 +50,7 @@ typedef struct gen_job {
     char *out;
     size_t out_n, out_off, out_cap;
     bool finished;               /* every choice done and the tail written */
+    bool observed;               /* counted in the metrics */
     bool eof;
 } gen_job;
 
@@ -433,6 +434,7 @@ static bool pump(gen_job *j, int timeout_ms, bool stream)
 
 static void observe_finish(gen_job *j)
 {
+    j->observed = true;
     double e2e = (double)(inf_clock_ns() - j->t0_ns) * 1e-9;
     for (int i = 0; i < j->n; i++) {
         engine_finish f;
@@ -524,7 +526,20 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return (ssize_t)n;
 }
 
-static void stream_free(void *cls) { job_free(cls); }
+/* The stream is over: finished, or the client went away mid-stream (then its
+ * requests are cancelled by job_free and counted as such). */
+static void stream_free(void *cls)
+{
+    gen_job *j = cls;
+    if (!j->observed) {
+        j->observed = true;
+        double e2e = (double)(inf_clock_ns() - j->t0_ns) * 1e-9;
+        for (int i = 0; i < j->n; i++)
+            metrics_observe_request(&j->s->metrics, ENGINE_FINISH_CANCELLED, e2e,
+                                    i == 0 ? j->n_prompt : 0, j->ch[i].req->n_generated);
+    }
+    job_free(j);
+}
 
 enum MHD_Result srv_generate(srv *s, runtime *rt, struct MHD_Connection *conn, json_t *body, bool chat)
 {
