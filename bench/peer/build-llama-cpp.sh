@@ -5,6 +5,9 @@
 #
 # usage: bench/peer/build-llama-cpp.sh [--cuda] [--jobs N] [--targets "t1 t2 ..."]
 #   --cuda      CUDA build for sm_90 (H100) into .peer/build-cuda (needs nvcc)
+#   --amx       keep AMX in the -march=native build (off by default: the development
+#               VM's CPU advertises AMX, but its kernel does not grant the tile data
+#               state, and llama.cpp's AMX matmul dies on ldtilecfg)
 #   --jobs N    parallel build jobs (default 2)
 #   --targets   CMake targets to build (default: all the peer tools)
 # env: PEER_DIR (default <repo>/.peer), LLCPP_PY_VERSION (default 0.3.36),
@@ -18,15 +21,17 @@ repo=$(cd "$here/../.." && pwd)
 PEER_DIR=${PEER_DIR:-$repo/.peer}
 VERSION=${LLCPP_PY_VERSION:-0.3.36}
 CUDA=0
+AMX=0
 JOBS=2
 TARGETS="llama-bench llama-tokenize llama-completion llama-simple llama-cli llama-quantize llama-server"
 
 while [ $# -gt 0 ]; do
     case "$1" in
         --cuda) CUDA=1 ;;
+        --amx) AMX=1 ;;
         --jobs) JOBS=$2; shift ;;
         --targets) TARGETS=$2; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -65,6 +70,11 @@ else
     build=$PEER_DIR/build-cpu
     extra=(-DGGML_CUDA=OFF)
 fi
+
+# GCC: explicit -mno-X placed before -march=native wins over what native implies.
+noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+[ "$AMX" = 1 ] && noamx=""
+extra+=("-DCMAKE_C_FLAGS=$noamx" "-DCMAKE_CXX_FLAGS=$noamx")
 
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
