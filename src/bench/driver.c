@@ -226,6 +226,12 @@ static void finish(stream *st, CURLcode res, uint64_t now)
                res == CURLE_COULDNT_RESOLVE_PROXY) {
         f = BENCH_FAIL_CONNECT;
         msg = strdup(st->curl_err[0] ? st->curl_err : curl_easy_strerror(res));
+    } else if ((res == CURLE_PARTIAL_FILE || res == CURLE_RECV_ERROR) && st->status_known) {
+        /* The server answered, then the connection went away mid-stream. */
+        f = BENCH_FAIL_TRUNCATED;
+        msg = dup_printf("the connection closed mid-stream after %zu events (%s)",
+                         st->sse.n_events, st->curl_err[0] ? st->curl_err
+                                                           : curl_easy_strerror(res));
     } else if (res != CURLE_OK) {
         f = BENCH_FAIL_TRANSPORT;
         msg = dup_printf("%s", st->curl_err[0] ? st->curl_err : curl_easy_strerror(res));

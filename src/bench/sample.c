@@ -8,7 +8,7 @@ const char *bench_fail_name(bench_fail f)
 {
     static const char *const names[BENCH_FAIL_COUNT] = {
         "ok", "connect", "timeout", "http", "malformed chunk", "error in stream",
-        "no [DONE]", "empty response", "transport",
+        "truncated", "empty response", "transport",
     };
     return (unsigned)f < BENCH_FAIL_COUNT ? names[f] : "unknown";
 }

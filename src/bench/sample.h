@@ -25,7 +25,7 @@ typedef enum bench_fail {
     BENCH_FAIL_HTTP,         /* the status was not 2xx (message from the body) */
     BENCH_FAIL_MALFORMED,    /* an SSE data event was not a valid chunk */
     BENCH_FAIL_STREAM_ERROR, /* the server sent {"error": ...} inside the stream */
-    BENCH_FAIL_TRUNCATED,    /* the stream ended without "data: [DONE]" */
+    BENCH_FAIL_TRUNCATED,    /* the stream ended (or the connection closed) before [DONE] */
     BENCH_FAIL_EMPTY,        /* the stream finished without any content */
     BENCH_FAIL_TRANSPORT,    /* any other transfer failure (reset, bad HTTP, ...) */
     BENCH_FAIL_COUNT
