@@ -25,9 +25,12 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	INFERD_BIN=$(abspath $(INFERD)) INFERD_MODELS=$(MODELS) $(VENV)/bin/python -m pytest -q tests/e2e
 
-# Until `inferd serve` lands (issue 6), `make run` describes the default model.
+# Serves the default model on http://127.0.0.1:$(PORT) (Ctrl-C stops it).
+PORT ?= 8080
 run: build
-	$(INFERD) info $(MODEL)
+	@echo "inferd: serving $(MODEL) on http://127.0.0.1:$(PORT); try:"
+	@echo "  curl http://127.0.0.1:$(PORT)/v1/chat/completions -H 'Content-Type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"What is the capital of France?\"}],\"max_tokens\":64}'"
+	$(INFERD) serve -m $(MODEL) --port $(PORT)
 
 # C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
 asan-test: setup
