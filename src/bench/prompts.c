@@ -80,7 +80,8 @@ int bench_prompts_default(bench_prompts *out, inf_error *err)
 }
 
 /* A one-line label from text: whitespace runs become one space, at most
- * LABEL_MAX bytes, cut at a code point boundary, "..." when cut. */
+ * LABEL_MAX bytes, cut at a word (or at least a code point) boundary, "..."
+ * when cut. */
 static char *make_label(const char *text, size_t len)
 {
     char *s = malloc(LABEL_MAX + 4);
@@ -107,7 +108,14 @@ static char *make_label(const char *text, size_t len)
         o += k;
         i += k;
     }
-    if (cut) memcpy(s + o, "...", 3), o += 3;
+    if (cut) {
+        /* End on a whole word when one ends past half the room. */
+        size_t w = o;
+        while (w > LABEL_MAX / 2 && s[w - 1] != ' ') w--;
+        if (w > LABEL_MAX / 2) o = w - 1;
+        memcpy(s + o, "...", 3);
+        o += 3;
+    }
     s[o] = '\0';
     return s;
 }
