@@ -8,8 +8,11 @@
  * (positions increase along it) times one KV head: the G = h / hkv query heads
  * that share the KV head and up to CPU_ATTN_QV / G rows, so each K/V block is
  * converted to F32 once per item and used by every query vector of the tile.
- * Softmax is online per block: the scores of a block first, one rescale of the
- * running sum and accumulator when the maximum grows, then the weighted V rows.
+ * Per block: the scores of all the tile's query vectors (queries pre-scaled,
+ * keys transposed: kt->attn_qk), then per query the visible range is kept,
+ * the online softmax rescales its running sum and accumulator once if the
+ * maximum grew, and the probabilities (zero outside the range) weight the
+ * values for all queries at once (kt->attn_pv).
  * Items go to the thread pool; each thread has its own scratch.
  * Reference: ref_attention (ref/ref_attn.c), in double; tests compare. */
 #include <math.h>
@@ -67,12 +70,21 @@ static void attn_item(const attn_ctx *c, int tile, int32_t g, int tid)
     const int32_t r0 = c->tiles[tile], r1 = c->tiles[tile + 1], R = r1 - r0, QV = R * G;
     const int32_t s = b->seq[r0];
 
-    float *kbuf = c->cb->attn_scratch + (size_t)tid * c->cb->attn_per_thread;
-    float *vbuf = kbuf + (size_t)B * hd;
-    float *acc = vbuf + (size_t)B * hdv;
+    /* scratch: keys transposed (hd, B), values (B, hdv), one key row, the
+     * tile's scaled queries (QV, hd), accumulators (QV, hdv), max, sum,
+     * probabilities (QV, B) */
+    float *ktr = c->cb->attn_scratch + (size_t)tid * c->cb->attn_per_thread;
+    float *vbuf = ktr + (size_t)hd * B;
+    float *krow = vbuf + (size_t)B * hdv;
+    float *qbuf = krow + hd;
+    float *acc = qbuf + (size_t)CPU_ATTN_QV * hd;
     float *mx = acc + (size_t)QV * hdv;
     float *sum = mx + QV;
     float *sc = sum + QV;
+    for (int32_t ri = 0; ri < R; ri++)
+        for (int32_t hh = 0; hh < G; hh++)
+            kt->scale(qbuf + (size_t)(ri * G + hh) * hd,
+                      c->q + (size_t)(r0 + ri) * c->q_width + (size_t)(g * G + hh) * hd, p->scale, hd);
     for (int32_t i = 0; i < QV; i++) {
         mx[i] = -INFINITY;
         sum[i] = 0;
@@ -90,39 +102,43 @@ static void attn_item(const attn_ctx *c, int tile, int32_t g, int tid)
         int32_t blk = b->blocks[b->block_off[s] + lb];
         int32_t tb0 = lb * B;
         int32_t ta = tmin > tb0 ? tmin : tb0, tz = tmax < tb0 + B - 1 ? tmax : tb0 + B - 1;
+        int32_t nt = tz - ta + 1; /* keys ta..tz of this block, at columns 0..nt-1 */
         for (int32_t t = ta; t <= tz; t++) {
             size_t hr = ((layer_base + blk) * B + (t - tb0)) * cfg->n_kv_head + g;
-            load_row(kt, cfg->dtype, hd, kv->k + hr * kv->k_row_bytes, kbuf + (size_t)(t - tb0) * hd);
-            load_row(kt, cfg->dtype, hdv, kv->v + hr * kv->v_row_bytes, vbuf + (size_t)(t - tb0) * hdv);
+            load_row(kt, cfg->dtype, hd, kv->k + hr * kv->k_row_bytes, krow);
+            for (int32_t d = 0; d < hd; d++) ktr[(size_t)d * B + (t - ta)] = krow[d];
+            load_row(kt, cfg->dtype, hdv, kv->v + hr * kv->v_row_bytes, vbuf + (size_t)(t - ta) * hdv);
         }
+        kt->attn_qk(qbuf, QV, hd, ktr, B, hd, nt, sc, B);
         for (int32_t ri = 0; ri < R; ri++) {
-            int32_t r = r0 + ri, pos = b->pos[r];
+            int32_t pos = b->pos[r0 + ri];
             int32_t lo = first_visible(p, pos), hi = pos;
-            if (lo < ta) lo = ta;
-            if (hi > tz) hi = tz;
-            if (lo > hi) continue;
-            int32_t cnt = hi - lo + 1;
+            lo = lo > ta ? lo - ta : 0;
+            hi = hi < tz ? hi - ta : nt - 1;
             for (int32_t hh = 0; hh < G; hh++) {
+                float *row = sc + (size_t)(ri * G + hh) * B;
                 int32_t qi = ri * G + hh;
-                const float *qh = c->q + (size_t)r * c->q_width + (size_t)(g * G + hh) * hd;
-                float *a = acc + (size_t)qi * hdv;
-                for (int32_t t = lo; t <= hi; t++)
-                    sc[t - lo] = kt->dot(qh, kbuf + (size_t)(t - tb0) * hd, hd) * p->scale;
-                if (p->softcap > 0) kt->softcap(sc, sc, p->softcap, cnt);
-                float bm = kt->max(sc, cnt);
+                if (lo > hi) { /* nothing of this block is visible to the row */
+                    memset(row, 0, sizeof(float) * (size_t)nt);
+                    continue;
+                }
+                int32_t cnt = hi - lo + 1;
+                if (p->softcap > 0) kt->softcap(row + lo, row + lo, p->softcap, cnt);
+                float bm = kt->max(row + lo, cnt);
                 if (bm > mx[qi]) {
                     if (mx[qi] > -INFINITY) {
                         float f = expf(mx[qi] - bm);
                         sum[qi] *= f;
-                        kt->scale(a, a, f, hdv);
+                        kt->scale(acc + (size_t)qi * hdv, acc + (size_t)qi * hdv, f, hdv);
                     }
                     mx[qi] = bm;
                 }
-                sum[qi] += kt->exp_sum(sc, sc, mx[qi], cnt);
-                for (int32_t t = lo; t <= hi; t++)
-                    kt->scale_axpy(a, 1.0f, sc[t - lo], vbuf + (size_t)(t - tb0) * hdv, hdv);
+                sum[qi] += kt->exp_sum(row + lo, row + lo, mx[qi], cnt);
+                if (lo > 0) memset(row, 0, sizeof(float) * (size_t)lo);
+                if (hi < nt - 1) memset(row + hi + 1, 0, sizeof(float) * (size_t)(nt - 1 - hi));
             }
         }
+        kt->attn_pv(acc, QV, hdv, sc, B, vbuf, nt);
     }
     for (int32_t ri = 0; ri < R; ri++) {
         for (int32_t hh = 0; hh < G; hh++) {

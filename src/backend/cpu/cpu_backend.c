@@ -121,8 +121,9 @@ static void cpu_tensor_free(be_backend *be, be_tensor *t)
 size_t cpu_attn_scratch_floats(const be_kv_config *c)
 {
     size_t hd = (size_t)c->head_dim_k, hdv = (size_t)c->head_dim_v, B = (size_t)c->block_size;
-    /* K and V of one block, then per query vector: accumulator, max, sum, scores */
-    return B * (hd + hdv) + CPU_ATTN_QV * (hdv + 2 + B) + 64;
+    /* K (transposed) and V of one block, a key row, then per query vector:
+     * the scaled query, accumulator, max, sum, probabilities (cpu_attn.c) */
+    return B * (hd + hdv) + hd + CPU_ATTN_QV * (hd + hdv + 2 + B) + 64;
 }
 
 static int cpu_kv_create(be_backend *be, const be_kv_config *cfg, be_kv **out, inf_error *err)

@@ -38,6 +38,8 @@ static void fill_scalar(cpu_kernels *k)
     k->f16_to_f32 = kref_f16_to_f32;
     k->bf16_to_f32 = kref_bf16_to_f32;
     k->q8_to_f32 = kref_q8_to_f32;
+    k->attn_qk = kref_attn_qk;
+    k->attn_pv = kref_attn_pv;
     for (int t = 0; t < QT_COUNT; t++) {
         k->gemm[t] = kref_gemm_panel;
         k->max_n[t] = KREF_MAX_N;

@@ -44,6 +44,10 @@ typedef struct cpu_kernels {
     void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*bf16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*q8_to_f32)(const int8_t *q, float s, float *y, int64_t n);
+    void (*attn_qk)(const float *q, int nq, int64_t q_stride, const float *kt, int64_t kt_stride,
+                    int hd, int nt, float *s, int64_t s_stride);
+    void (*attn_pv)(float *acc, int nq, int hdv, const float *p, int64_t p_stride,
+                    const float *v, int nt);
 } cpu_kernels;
 
 /* The table of the best level this CPU has (capped by INFERD_CPU_ISA). Filled on
@@ -63,5 +67,7 @@ void cpu_kernels_fill_q_avx2(cpu_kernels *k);   /* integer formats, gemm_q_avx2.
 void cpu_kernels_fill_q_avx512(cpu_kernels *k); /* integer formats, gemm_q_avx512.c */
 void cpu_kernels_fill_vec_avx2(cpu_kernels *k);   /* vector kernels, vec_avx2.c */
 void cpu_kernels_fill_vec_avx512(cpu_kernels *k); /* vector kernels, vec_avx512.c */
+void cpu_kernels_fill_attn_avx2(cpu_kernels *k);   /* attention blocks, attn_avx2.c */
+void cpu_kernels_fill_attn_avx512(cpu_kernels *k); /* attention blocks, attn_avx512.c */
 
 #endif

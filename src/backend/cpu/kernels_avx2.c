@@ -130,4 +130,5 @@ void cpu_kernels_fill_avx2(cpu_kernels *k)
     k->max_n[QT_F32] = k->max_n[QT_F16] = k->max_n[QT_BF16] = 64;
     cpu_kernels_fill_q_avx2(k);
     cpu_kernels_fill_vec_avx2(k);
+    cpu_kernels_fill_attn_avx2(k);
 }

@@ -99,4 +99,5 @@ void cpu_kernels_fill_avx512(cpu_kernels *k)
     k->max_n[QT_F32] = k->max_n[QT_F16] = k->max_n[QT_BF16] = 64;
     cpu_kernels_fill_q_avx512(k);
     cpu_kernels_fill_vec_avx512(k);
+    cpu_kernels_fill_attn_avx512(k);
 }

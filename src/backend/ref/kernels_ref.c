@@ -245,22 +245,31 @@ static void put16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
-/* Writes quant q of row r, value e (0..31) of a group's planes. */
-static void plane_put(kref_planes pl, uint8_t *g, int r, int e, int q)
+/* Writes the 32 quants q of row r into a group's planes (whole bytes: the
+ * row's bytes of each plane are its own, see kernels_ref.h). */
+static void planes_put_row(kref_planes pl, uint8_t *g, int r, const uint8_t *q)
 {
-    int j = e / 4, byte = 4 * r + e % 4;
     if (pl == KREF_PL_BYTE) {
-        g[64 * j + byte] = (uint8_t)q;
+        for (int j = 0; j < 8; j++)
+            for (int e = 0; e < 4; e++) g[64 * j + 4 * r + e] = q[4 * j + e];
         return;
     }
-    uint8_t *nib = g + 64 * (j / 2) + byte;
-    *nib = (uint8_t)(j & 1 ? (*nib & 0x0f) | (q & 15) << 4 : (*nib & 0xf0) | (q & 15));
+    for (int t = 0; t < 4; t++)
+        for (int e = 0; e < 4; e++)
+            g[64 * t + 4 * r + e] = (uint8_t)((q[8 * t + e] & 15) | (q[8 * t + 4 + e] & 15) << 4);
     if (pl == KREF_PL_NIB_HI1) {
-        uint8_t *h = g + PL_NIB + byte;
-        *h = (uint8_t)(*h | ((q >> 4) & 1) << j);
+        for (int e = 0; e < 4; e++) {
+            int h = 0;
+            for (int j = 0; j < 8; j++) h |= ((q[4 * j + e] >> 4) & 1) << j;
+            g[PL_NIB + 4 * r + e] = (uint8_t)h;
+        }
     } else if (pl == KREF_PL_NIB_HI2) {
-        uint8_t *h = g + PL_NIB + 64 * (j / 4) + byte;
-        *h = (uint8_t)(*h | ((q >> 4) & 3) << (2 * (j % 4)));
+        for (int v = 0; v < 2; v++)
+            for (int e = 0; e < 4; e++) {
+                int h = 0;
+                for (int i = 0; i < 4; i++) h |= ((q[4 * (4 * v + i) + e] >> 4) & 3) << (2 * i);
+                g[PL_NIB + 64 * v + 4 * r + e] = (uint8_t)h;
+            }
     }
 }
 
@@ -344,11 +353,9 @@ void kref_panel_pack(uint32_t type, const void *w, size_t w_stride, int rows, in
                 break;
             case KREF_SC_NONE: break;
             }
-            for (int g = 0; g < groups; g++) {
-                uint8_t *gp = sb + f->header_bytes + (size_t)g * f->group_bytes;
-                for (int e = 0; e < KREF_GROUP; e++)
-                    plane_put(f->planes, gp, r, e, sd.q[g * KREF_GROUP + e]);
-            }
+            for (int g = 0; g < groups; g++)
+                planes_put_row(f->planes, sb + f->header_bytes + (size_t)g * f->group_bytes, r,
+                               sd.q + g * KREF_GROUP);
         }
     }
 }
@@ -543,4 +550,27 @@ void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n)
 void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = (float)q[i] * s;
+}
+
+void kref_attn_qk(const float *q, int nq, int64_t q_stride, const float *kt, int64_t kt_stride,
+                  int hd, int nt, float *s, int64_t s_stride)
+{
+    for (int i = 0; i < nq; i++) {
+        for (int t = 0; t < nt; t++) {
+            float acc = 0;
+            for (int d = 0; d < hd; d++) acc += q[i * q_stride + d] * kt[d * kt_stride + t];
+            s[i * s_stride + t] = acc;
+        }
+    }
+}
+
+void kref_attn_pv(float *acc, int nq, int hdv, const float *p, int64_t p_stride, const float *v,
+                  int nt)
+{
+    for (int i = 0; i < nq; i++)
+        for (int t = 0; t < nt; t++) {
+            float w = p[i * p_stride + t];
+            if (w == 0) continue;
+            for (int e = 0; e < hdv; e++) acc[(int64_t)i * hdv + e] += w * v[(int64_t)t * hdv + e];
+        }
 }

@@ -183,4 +183,14 @@ void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
 /* y[i] = q[i] * s (8-bit KV rows: one call per group). */
 void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n);
 
+/* Attention blocks. Scores of nq query vectors against nt keys stored
+ * transposed (kt[d * kt_stride + t], d < hd): s[i * s_stride + t] = q_i . k_t
+ * (q_i at q + i * q_stride). */
+void kref_attn_qk(const float *q, int nq, int64_t q_stride, const float *kt, int64_t kt_stride,
+                  int hd, int nt, float *s, int64_t s_stride);
+
+/* acc[i * hdv + e] += sum over t < nt of p[i * p_stride + t] * v[t * hdv + e]. */
+void kref_attn_pv(float *acc, int nq, int hdv, const float *p, int64_t p_stride, const float *v,
+                  int nt);
+
 #endif

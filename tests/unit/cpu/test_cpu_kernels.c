@@ -128,6 +128,39 @@ static void check_vec(const cpu_kernels *kt)
         kt->q8_to_f32(q, 0.037f, got, n);
         CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s q8_to_f32", kt->name);
     }
+    /* attention blocks: odd query counts, key counts and head dims */
+    static float qv[9 * 80], ktr[80 * 24], pv[9 * 24], vv[24 * 80], acc1[9 * 80], acc2[9 * 80], mg[9 * 80];
+    const int hds[] = {64, 40, 80}, nts[] = {1, 5, 16, 24};
+    for (int hi = 0; hi < 3; hi++) {
+        for (int ti = 0; ti < 4; ti++) {
+            int hd = hds[hi], nt = nts[ti], nq = 9;
+            for (int i = 0; i < nq * hd; i++) qv[i] = frand();
+            for (int i = 0; i < hd * 24; i++) ktr[i] = frand();
+            for (int i = 0; i < nq * 24; i++) pv[i] = frand() > 0 ? frand() + 1.0f : 0.0f;
+            for (int i = 0; i < 24 * hd; i++) vv[i] = frand();
+            float sw[9 * 24], sg[9 * 24], smag[9 * 24];
+            kref_attn_qk(qv, nq, hd, ktr, 24, hd, nt, sw, 24);
+            kt->attn_qk(qv, nq, hd, ktr, 24, hd, nt, sg, 24);
+            for (int i = 0; i < nq; i++)
+                for (int t = 0; t < nt; t++) {
+                    double m = 0;
+                    for (int d = 0; d < hd; d++) m += fabs(qv[i * hd + d] * ktr[d * 24 + t]);
+                    smag[i * 24 + t] = (float)m;
+                    if (!(fabs(sg[i * 24 + t] - sw[i * 24 + t]) <= 1e-6 * m)) bad++;
+                }
+            for (int i = 0; i < nq * hd; i++) acc1[i] = acc2[i] = frand();
+            kref_attn_pv(acc1, nq, hd, pv, 24, vv, nt);
+            kt->attn_pv(acc2, nq, hd, pv, 24, vv, nt);
+            for (int i = 0; i < nq; i++)
+                for (int e = 0; e < hd; e++) {
+                    double m = fabs(acc2[i * hd + e]);
+                    for (int t = 0; t < nt; t++) m += fabs(pv[i * 24 + t] * vv[t * hd + e]);
+                    mg[i * hd + e] = (float)m;
+                }
+            worst = fmax(worst, worst_err(acc2, acc1, mg, nq * hd, 1e-6, 0, &bad));
+            (void)smag;
+        }
+    }
     CHECK_MSG(bad == 0, "%s: %d vector kernel outputs out of tolerance", kt->name, bad);
     printf("vector kernels %-7s worst error / tolerance %.3f\n", kt->name, worst);
 }
