@@ -60,7 +60,9 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof known / sizeof *known; i++) json_object_del(extra, known[i]);
         o.extra = extra;
         json_t *msgs = json_object_get(ctx, "messages");
-        rc = tmpl_chat_render(t, msgs ? msgs : json_array(), &o, &out, &len, &err);
+        json_t *none = json_array();
+        rc = tmpl_chat_render(t, msgs ? msgs : none, &o, &out, &len, &err);
+        json_decref(none);
     } else {
         tmpl_render_opts o = {.now = now};
         rc = tmpl_render(t, ctx, &o, &out, &len, &err);
