@@ -351,6 +351,89 @@ def test_testdata_template_matches_jinja2(tool, tmp_path, testdata, template_nam
     assert_same(tool, tmp_path, src, CONVERSATIONS[conv_name], f"{template_name} / {conv_name}")
 
 
+# ---- seeded random conversations -------------------------------------------------
+
+TEXTS = ["Hello", "", " padded  ", "line1\nline2\n", "\n\nleading newlines", "tabs\tand\\backslash",
+         "quotes \" and ' both", "<think>\nreasoning\n</think>\n\nanswer", "ends with </think>", "{{ x }} {% y %}",
+         "한국어 텍스트", "中文", "emoji 🤖🎉", "<tool_response>r</tool_response>", "/no_think please", "/think",
+         "ǅ title ß", "\u2028sep\u00a0nbsp", "<|im_end|>", "1.0", "   "]
+
+
+def _random_value(rng, depth=0):
+    kinds = ["int", "float", "str", "bool", "null"] + (["list", "dict"] if depth < 2 else [])
+    k = rng.choice(kinds)
+    if k == "int":
+        return rng.choice([0, 1, -7, 42, 10**12])
+    if k == "float":
+        return rng.choice([1.0, 2.5, -0.125, 1e-7, 3.14159, 1e21])
+    if k == "str":
+        return rng.choice(TEXTS)
+    if k == "bool":
+        return rng.choice([True, False])
+    if k == "null":
+        return None
+    if k == "list":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {rng.choice(["a", "b", "key", "ключ", "x y"]): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+
+
+def _call_id(rng):
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(9))
+
+
+def random_conversation(rng):
+    msgs = []
+    if rng.random() < 0.5:
+        msgs.append({"role": rng.choice(["system", "system", "developer"]), "content": rng.choice(TEXTS)})
+    for turn in range(rng.randint(0, 4)):
+        msgs.append({"role": "user", "content": rng.choice(TEXTS)})
+        if rng.random() < 0.15:
+            continue  # leaves two user turns in a row sometimes
+        a = {"role": "assistant", "content": rng.choice(TEXTS)}
+        if rng.random() < 0.3:
+            a[rng.choice(["reasoning_content", "thinking", "reasoning"])] = rng.choice(TEXTS)
+        if rng.random() < 0.3:
+            calls = []
+            for _ in range(rng.choice([1, 1, 2])):
+                args = {rng.choice(["city", "query", "n"]): _random_value(rng) for _ in range(rng.randint(0, 3))}
+                if rng.random() < 0.2:
+                    args = json.dumps(args)
+                calls.append({"id": _call_id(rng), "type": "function",
+                              "function": {"name": rng.choice(["get_weather", "search"]), "arguments": args}})
+            a["tool_calls"] = calls
+            msgs.append(a)
+            for c in calls:
+                msgs.append({"role": "tool", "tool_call_id": c["id"], "content": rng.choice(TEXTS)})
+            continue
+        msgs.append(a)
+    conv = {"messages": msgs, "add_generation_prompt": rng.random() < 0.6}
+    if rng.random() < 0.4:
+        conv["tools"] = rng.sample([WEATHER_TOOL, SEARCH_TOOL, NULLABLE_TOOL], rng.randint(1, 2))
+    if rng.random() < 0.4:
+        conv["enable_thinking"] = rng.choice([True, False])
+    if rng.random() < 0.2:
+        conv["reasoning_effort"] = rng.choice(["low", "high"])
+    return conv
+
+
+@pytest.mark.parametrize("template_name", TEMPLATE_FILES)
+def test_testdata_template_random_conversations(tool, tmp_path, testdata, template_name):
+    import random
+    src = (testdata / "templates" / template_name).read_text(encoding="utf-8")
+    rng = random.Random(template_name)  # the same conversations on every run
+    for i in range(40):
+        conv = random_conversation(rng)
+        # Steer half of them into what these two templates accept, so that most
+        # cases render rather than fail on both sides.
+        if "Hermes" in template_name and i % 2 == 0:
+            conv["tools"] = [WEATHER_TOOL, SEARCH_TOOL]
+        if "gemma" in template_name and i % 2 == 0:
+            conv["messages"] = [m for m in conv["messages"] if m["role"] in ("user", "assistant")]
+            conv["messages"] = [{"role": ("user", "assistant")[k % 2], "content": m["content"]}
+                                for k, m in enumerate(conv["messages"])]
+        assert_same(tool, tmp_path, src, conv, f"{template_name} / random #{i}")
+
+
 def test_every_testdata_template_is_listed(testdata):
     # A template added to the test data must join the suite above, not sit unchecked.
     present = sorted(p.name for p in (testdata / "templates").glob("*.jinja"))
