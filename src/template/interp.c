@@ -154,7 +154,7 @@ int tmpl_getitem(tmpl_rctx *r, tval obj, tval key, tval *out)
     if (obj.kind == TV_UNDEF) return tmpl_fail_undef(r, obj);
     if (key.kind == TV_UNDEF && (key.flags & TVF_UNSAFE)) return tmpl_fail_undef(r, key);
     bool int_key = key.kind == TV_INT || key.kind == TV_BOOL;
-    if (obj.kind == TV_LIST && int_key) {
+    if (obj.kind == TV_LIST && int_key && !(obj.flags & TVF_GEN)) { /* generators have no [i] */
         int64_t i = key.u.i, n = (int64_t)obj.u.l->n;
         if (i < 0) i += n;
         if (i >= 0 && i < n) {
@@ -252,10 +252,10 @@ static int eval_slice(tmpl_rctx *r, const tnode *e, tframe *f, tval *out)
     int rc = eval(r, e->a, f, &obj);
     if (rc != INF_OK) return rc;
     if (obj.kind == TV_UNDEF) return tmpl_fail_undef(r, obj);
-    if (obj.kind != TV_LIST && obj.kind != TV_STR) {
-        *out = undef_fmt(r, "'%s object' cannot be sliced", tmpl_type_name(obj));
-        return INF_OK;
-    }
+    /* jinja2 compiles x[a:b] to a plain Python slice (no sandbox getitem), so
+     * slicing anything but a list, tuple or str is an error, not undefined. */
+    if ((obj.kind != TV_LIST && obj.kind != TV_STR) || (obj.flags & TVF_GEN))
+        return tmpl_fail(r, INF_ERR_INVALID, "TypeError: '%s' object is not subscriptable", tmpl_type_name(obj));
     if (obj.kind == TV_LIST) {
         const tlist *l = obj.u.l;
         int64_t a, b, st;

@@ -17,6 +17,16 @@ MSGS = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"},
         {"role": "user", "content": "bye"}]
 
 CASES = [
+    ("scope_if_in_loop_outer", "{% set y = 'outer' %}{% for i in [1, 2] %}{% if i == 1 %}{% set y = 'inner' %}{% endif %}{{ y }},{% endfor %}{{ y }}", {}),
+    ("scope_macro_no_loop_var", "{% macro show() %}[{{ m }}]{% endmacro %}{% for m in [1] %}{{ show() }}{% endfor %}", {}),
+    ("scope_ns_into_macro", "{% macro bump(ns) %}{% set ns.n = ns.n + 1 %}{% endmacro %}{% set ns = namespace(n=0) %}{{ bump(ns) }}{{ bump(ns) }}{{ ns.n }}", {}),
+    ("scope_set_block_in_loop", "{% for i in [1, 2] %}{% set t %}<{{ i }}>{% endset %}{{ t }}{% endfor %}[{{ t }}]", {}),
+    ("scope_loop_var_after_loop", "{% for i in [1, 2] %}{% endfor %}[{{ i }}]", {}),
+    ("scope_with_reads_outer", "{% set a = 1 %}{% with a = a + 1, b = a %}{{ a }}{{ b }}{% endwith %}{{ a }}", {}),
+    ("scope_macro_set_param", "{% macro m(x) %}{% set x = x ~ '!' %}{{ x }}{% endmacro %}{% set x = 'top' %}{{ m('arg') }}{{ x }}", {}),
+    ("scope_nested_loops_set", "{% for a in [1, 2] %}{% set s = a %}{% for b in [10] %}{% set s = s + b %}{{ s }} {% endfor %}{{ s }};{% endfor %}", {}),
+    ("scope_context_shadow", "{% set messages = messages[1:] %}{{ messages|length }}{% for m in messages %}{{ m.role[0] }}{% endfor %}", {"messages": MSGS}),
+    ("scope_loop_filter_sees_outer", "{% set lim = 2 %}{% for x in [1, 2, 3] if x <= lim %}{{ x }}{% endfor %}", {}),
     # --- more lexer and expression corners ---
     ("lex_braces_in_strings", "{{ '}}' }}{{ '{%' }}{{ \"%}\" }}{% if '%}' %}ok{% endif %}", {}),
     ("lex_nested_dict_close", "{{ {'a': {'b': 1}} }}{{ {'a': {'b': 1}}['a'] }}", {}),
@@ -158,6 +168,11 @@ CASES = [
     ("f_selectattr", "{{ messages|selectattr('role', 'equalto', 'user')|list|length }} {{ messages|rejectattr('role', 'eq', 'user')|map(attribute='role')|join(',') }} {{ messages|selectattr('tool_calls', 'defined')|list|length }} {{ messages|selectattr('tool_calls')|list|length }}", {"messages": MSGS}),
     ("f_select", "{{ [0, 1, 2, none, '']|select|list }} {{ [1, 2, 3, 4]|select('even')|list }} {{ [1, 2, 3]|reject('odd')|list }} {{ ['a', 'b']|select('in', ['a'])|list }} {{ [1, 5, 9]|select('gt', 3)|list }}", {}),
     ("f_generator_truthy", "{% if []|select %}gen-is-true{% endif %}", {}),
+    ("f_generator_index", "[{{ ([1, 2]|select)[0] }}] {{ (d|items)[0] is defined }}", {"d": {"a": 1}}),
+    ("f_generator_slice_fails", "{{ ([1, 2]|map('string'))[1:] }}", {}),
+    ("acc_slice_dict_fails", "{{ d[1:] }}", {"d": {"a": 1}}),
+    ("acc_slice_none_fails", "{{ n[1:] }}", {"n": None}),
+    ("acc_slice_undefined_fails", "{{ nothing[1:] }}", {}),
     ("f_generator_length_fails", "{{ [1]|select|length }}", {}),
     ("f_map", "{{ messages|map(attribute='role')|list }} {{ ['a', 'b']|map('upper')|join }} {{ messages|map(attribute='nope', default='-')|list }} {{ [' a', 'b ']|map('trim')|list }} {{ ['a']|map('replace', 'a', 'z')|list }}", {"messages": MSGS}),
     ("f_map_nested_attr", "{{ messages|map(attribute='tool_calls.0.function.name')|list }}", {"messages": MSGS[2:3]}),
