@@ -270,3 +270,28 @@ def test_feature_matches_jinja2(tool, case_dir, name, src, ctx, monkeypatch):
     else:
         # 1: a render error; 2: refused at compile (a call to an unknown function).
         assert cp.returncode in (1, 2), f"jinja2 fails ({expected}) but inferd gives {cp.returncode}: {cp.stdout!r} {err}"
+
+
+UNSUPPORTED = [
+    ("{% include 'other.jinja' %}", "line 1:4: unsupported statement 'include'"),
+    ("{% extends 'base.jinja' %}", "line 1:4: unsupported statement 'extends'"),
+    ("x\n{{ text|wordwrap(20) }}", "line 2:9: unsupported filter 'wordwrap'"),
+    ("{{ text|truncate(5) }}", "unsupported filter 'truncate'"),
+    ("{% if x is prime %}{% endif %}", "unsupported test 'prime'"),
+    ("{{ text.expandtabs() }}", "unsupported method 'expandtabs'"),
+    ("{{ cycler('a', 'b') }}", "unsupported function 'cycler'"),
+    ("{% for x in tree recursive %}{{ loop(x.children) }}{% endfor %}", "unsupported recursive for loop"),
+    ("{{ f(*args) }}", "unsupported *args"),
+]
+
+
+@pytest.mark.parametrize("src,needle", UNSUPPORTED, ids=[u[1] for u in UNSUPPORTED])
+def test_unsupported_construct_is_named(tool, case_dir, src, needle):
+    # jinja2 may accept these; inferd must refuse them at compile time (exit 2)
+    # and say which construct and where, never render something else.
+    tfile, cfile = case_dir / "unsupported.jinja", case_dir / "unsupported.json"
+    tfile.write_text(src, encoding="utf-8")
+    cfile.write_text("{}", encoding="utf-8")
+    cp = subprocess.run([str(tool("tmpl_render")), str(tfile), str(cfile)], capture_output=True, timeout=60)
+    assert cp.returncode == 2 and cp.stdout == b""
+    assert needle in cp.stderr.decode("utf-8")
