@@ -295,17 +295,19 @@ static int lex_number(lexer *L, size_t off)
         return INF_OK;
     }
     size_t j = i;
-    bool is_float = false;
+    bool is_float = false, too_long = false;
+/* Appends to buf, remembering (not overflowing) when the literal is too long. */
+#define PUT(ch) do { if (o < sizeof buf - 1) buf[o++] = (ch); else too_long = true; } while (0)
     while (j < n && ((s[j] >= '0' && s[j] <= '9') || (s[j] == '_' && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9'))) {
-        if (s[j] != '_' && o < sizeof buf - 1) buf[o++] = s[j];
+        if (s[j] != '_') PUT(s[j]);
         j++;
     }
     if (j + 1 < n && s[j] == '.' && s[j + 1] >= '0' && s[j + 1] <= '9') {
         is_float = true;
-        buf[o++] = '.';
+        PUT('.');
         j++;
         while (j < n && ((s[j] >= '0' && s[j] <= '9') || (s[j] == '_' && j + 1 < n && s[j + 1] >= '0' && s[j + 1] <= '9'))) {
-            if (s[j] != '_' && o < sizeof buf - 1) buf[o++] = s[j];
+            if (s[j] != '_') PUT(s[j]);
             j++;
         }
     }
@@ -314,16 +316,17 @@ static int lex_number(lexer *L, size_t off)
         if (k < n && (s[k] == '+' || s[k] == '-')) k++;
         if (k < n && s[k] >= '0' && s[k] <= '9') {
             is_float = true;
-            for (size_t m = j; m < k && o < sizeof buf - 1; m++) buf[o++] = s[m];
+            for (size_t m = j; m < k; m++) PUT(s[m]);
             j = k;
             while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '_')) {
-                if (s[j] != '_' && o < sizeof buf - 1) buf[o++] = s[j];
+                if (s[j] != '_') PUT(s[j]);
                 j++;
             }
         }
     }
+#undef PUT
     buf[o] = '\0';
-    if (o >= sizeof buf - 1) return fail(L, off, INF_ERR_UNSUPPORTED, "number literal too long", NULL);
+    if (too_long) return fail(L, off, INF_ERR_UNSUPPORTED, "number literal too long", NULL);
     ttok *t = push(L, is_float ? T_FLOAT : T_INT, off, j - off);
     if (!t) return nomem(L);
     if (is_float) {

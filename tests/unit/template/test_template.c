@@ -121,6 +121,9 @@ static void test_compile_errors(void)
         {"{{ f(*args) }}", "unsupported *args", INF_ERR_UNSUPPORTED},
         {"{{ a ? b }}", "unexpected character", INF_ERR_FORMAT},
         {"\xff{{ x }}", "not valid UTF-8", INF_ERR_FORMAT},
+        {"{{ 0.1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+         "12345678901234567890123456789012345678901234567890 }}", "number literal too long", INF_ERR_UNSUPPORTED},
+        {"{{ 99999999999999999999 }}", "integer literal too large", INF_ERR_UNSUPPORTED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         tmpl_template *t = NULL;
