@@ -1,0 +1,147 @@
+// cuda_common.cuh: what every file of the CUDA backend shares — the backend,
+// tensor and KV pool structs, the error recording of asynchronous work, and the
+// small device helpers (f16/bf16 bits, warp sums). C++ only; CPU files see the
+// backend through cuda_backend.h.
+//
+// Storage layouts (the same as ref.h describes, so tests compare byte for byte):
+//   weight      the GGUF bytes copied once to the device, row r at
+//               d + r * row_bytes (quant_row_size(type, ne[0]) bytes per row)
+//   activation  F32, row-major, rows of ne[0] floats
+//   KV pool     per layer l, block b, slot s, KV head g, one head row at
+//               k + (((l * n_blocks + b) * B + s) * hkv + g) * k_row_bytes;
+//               Q8 head rows are hd int8 followed by hd / G f16 scales.
+// Dimension letters as in backend.h: n rows, d width, h heads, hkv KV heads,
+// hd / hdv head dims, m output features, k input features, B block size.
+#ifndef INFERD_CUDA_COMMON_CUH
+#define INFERD_CUDA_COMMON_CUH
+
+#include <cstddef>
+#include <cstdint>
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+extern "C" {
+#include "backend/backend.h"
+#include "quant/quant.h"
+}
+
+struct cu_tensor {
+    be_tensor_info info;   // first: be_tensor_info_of reads it
+    void *d;               // device memory: weights as GGUF stores them, activations F32
+    size_t row_bytes;      // bytes of one row of ne[0] values
+    bool weight;
+};
+
+struct cu_kv {
+    be_kv_config cfg;      // first: be_kv_config_of reads it
+    uint8_t *k;            // (L, n_blocks, B, hkv) head rows of k_row_bytes
+    uint8_t *v;            // (L, n_blocks, B, hkv) head rows of v_row_bytes
+    size_t k_row_bytes, v_row_bytes;
+};
+
+// The step's batch on the device: one allocation holding every index array, so
+// that the pointers stay fixed from step to step (a step can be captured as a
+// graph). Host copies of the counts pick launch shapes.
+struct cu_batch {
+    int32_t n, n_seq, n_out, max_kv;
+    int32_t *token, *pos, *seq, *out_rows;   // (n), (n), (n), (n_out): device
+    int32_t *kv_len, *block_off, *blocks;    // (n_seq), (n_seq), (sum of tables): device
+    int32_t *d_all;                          // the one device allocation
+    int32_t *h_all;                          // pinned staging of the same size
+    size_t cap;                              // int32 entries of d_all / h_all
+    cudaEvent_t uploaded;                    // h_all may be rewritten once this fired
+};
+
+struct cu_backend {
+    be_backend base;       // first
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cu_batch batch;
+    // Prefill matmul scratch: activations as f16 (sized by the largest
+    // activation tensor), dequantized weight rows as f16 (a fixed chunk).
+    __half *gemm_x;
+    size_t gemm_x_cap;     // halves
+    __half *gemm_w;
+    size_t gemm_w_cap;     // halves
+    // Attention partial results of split contexts (fixed size, see cuda_attn.cu).
+    float *attn_part;
+    size_t attn_part_cap;  // floats
+    // Pinned host memory for be_read.
+    float *h_read;
+    size_t h_read_cap;     // floats
+    // First failure of enqueued work, reported at the next read / sync.
+    int err_code;
+    char err_msg[256];
+};
+
+#define CU_BE(be) ((cu_backend *)(be))
+#define CU_T(t) ((cu_tensor *)(t))
+#define CU_CT(t) ((const cu_tensor *)(t))
+
+// Records the first failure of a launch or of asynchronous work.
+void cu_record(cu_backend *cb, cudaError_t e, const char *what);
+
+// Checks the last launch (no synchronisation).
+static inline void cu_check_launch(cu_backend *cb, const char *what)
+{
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) cu_record(cb, e, what);
+}
+
+// Row length and row capacity (backend.c has the same, but this library must not
+// need inferd_backend's objects: it is linked after them).
+static inline int64_t cu_row_len(const be_tensor *t)
+{
+    return be_tensor_info_of(t)->ne[0];
+}
+
+static inline int64_t cu_rows(const be_tensor *t)
+{
+    const be_tensor_info *in = be_tensor_info_of(t);
+    return in->ne[1] * in->ne[2] * in->ne[3];
+}
+
+static inline int32_t cu_q8_group(int32_t hd)
+{
+    return hd % 64 == 0 ? 64 : hd;
+}
+
+static inline unsigned cu_blocks(int64_t count, int threads)
+{
+    return (unsigned)((count + threads - 1) / threads);
+}
+
+// ---- device helpers ----
+
+__device__ __forceinline__ float cu_f16(uint16_t h)
+{
+    return __half2float(__ushort_as_half(h));
+}
+
+__device__ __forceinline__ float cu_bf16(uint16_t h)
+{
+    return __uint_as_float((uint32_t)h << 16);
+}
+
+// A little-endian u16 at any even address.
+__device__ __forceinline__ uint16_t cu_u16(const uint8_t *p)
+{
+    return *(const uint16_t *)p;
+}
+
+__device__ __forceinline__ float cu_warp_sum(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float cu_warp_max(float v)
+{
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+#endif

@@ -1,0 +1,103 @@
+// cuda_gemm.cu: matmul out = x W^T (+ bias), the be_ops entry. Reference:
+// ref_matmul (ref_ops.c).
+//
+// n < CU_GEMM_MIN_N rows: the fused dequantize-and-dot kernels (cuda_mmv.cu),
+// which read each weight byte once per call and are bound by memory bandwidth.
+// More rows (prefill): the work becomes arithmetic, so it goes to the tensor
+// cores through cuBLAS. x is rounded to f16 once (gemm_x); the weight is used
+// as it is when F16, else dequantized to f16 in chunks of rows that fit the
+// fixed gemm_w scratch; each chunk is one cublasGemmEx with f32 accumulation
+// writing its columns of out. F32 weights run as an f32 GEMM (no rounding).
+//
+// Layout for cuBLAS (column-major): row-major W (m, k) is the k x m matrix
+// A with lda = k; row-major x (n, k) is the k x n matrix B; out (n, m) is the
+// m x n matrix C with ldc = m. So C = A^T B: transa = T, transb = N.
+#include "backend/cuda/cuda_gemm.cuh"
+#include "backend/cuda/cuda_mmv.cuh"
+#include "backend/cuda/cuda_ops.cuh"
+
+#include <cstdio>
+
+namespace {
+
+__global__ void to_f16_kernel(__half *dst, const float *src, int64_t cnt)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < cnt) dst[i] = __float2half_rn(src[i]);
+}
+
+__global__ void add_bias_kernel(float *y, const float *bias, int64_t m, int64_t cnt)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < cnt) y[i] += bias[i % m];
+}
+
+void blas_check(cu_backend *cb, cublasStatus_t st)
+{
+    if (st != CUBLAS_STATUS_SUCCESS && !cb->err_code) {
+        cb->err_code = INF_ERR_INTERNAL;
+        snprintf(cb->err_msg, sizeof cb->err_msg, "cuda: cublasGemmEx failed (status %d)", (int)st);
+    }
+}
+
+void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *y)
+{
+    int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W);
+    const float one = 1.0f, zero = 0.0f;
+    if (W->info.type == QT_F32) {
+        blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)n, (int)k,
+                                    &one, W->d, CUDA_R_32F, (int)k, x, CUDA_R_32F, (int)k, &zero,
+                                    y, CUDA_R_32F, (int)m, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    INF_ASSERT((size_t)(n * k) <= cb->gemm_x_cap);
+    to_f16_kernel<<<cu_blocks(n * k, 256), 256, 0, cb->stream>>>(cb->gemm_x, x, n * k);
+    cu_check_launch(cb, "matmul: x to f16");
+    if (W->info.type == QT_F16) {
+        blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)n, (int)k,
+                                    &one, W->d, CUDA_R_16F, (int)k, cb->gemm_x, CUDA_R_16F, (int)k,
+                                    &zero, y, CUDA_R_32F, (int)m, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    int64_t chunk = (int64_t)(cb->gemm_w_cap / (size_t)k);
+    INF_ASSERT(chunk >= 1);
+    if (chunk > m) chunk = m;
+    for (int64_t j0 = 0; j0 < m; j0 += chunk) {
+        int64_t mc = m - j0 < chunk ? m - j0 : chunk;
+        cu_dequant_rows_f16(cb, W->info.type, (const uint8_t *)W->d + (size_t)j0 * W->row_bytes,
+                            W->row_bytes, mc, k, cb->gemm_w);
+        blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)mc, (int)n, (int)k,
+                                    &one, cb->gemm_w, CUDA_R_16F, (int)k, cb->gemm_x, CUDA_R_16F,
+                                    (int)k, &zero, y + j0, CUDA_R_32F, (int)m, CUBLAS_COMPUTE_32F,
+                                    CUBLAS_GEMM_DEFAULT));
+    }
+}
+
+} // namespace
+
+void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
+               const be_tensor *bias, int64_t n)
+{
+    cu_backend *cb = CU_BE(be);
+    const cu_tensor *W = CU_CT(w);
+    int64_t k = W->info.ne[0], m = cu_rows(w);
+    INF_ASSERT(W->weight && !CU_CT(x)->weight && !CU_CT(out)->weight);
+    INF_ASSERT(cu_row_len(x) == k && cu_row_len(out) == m && out != x);
+    INF_ASSERT(n <= cu_rows(x) && n <= cu_rows(out));
+    INF_ASSERT(!bias || (CU_CT(bias)->info.type == QT_F32 && cu_row_len(bias) == m));
+    if (n <= 0) return;
+    const float *xf = (const float *)CU_CT(x)->d;
+    float *yf = (float *)CU_CT(out)->d;
+    const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
+    if (n < CU_GEMM_MIN_N) {
+        cu_mmv(cb, W, xf, n, yf, bf);
+        return;
+    }
+    gemm(cb, W, xf, n, yf);
+    if (bf) {
+        add_bias_kernel<<<cu_blocks(n * m, 256), 256, 0, cb->stream>>>(yf, bf, m, n * m);
+        cu_check_launch(cb, "matmul: bias");
+    }
+}

@@ -1,0 +1,271 @@
+// cuda_ops.cu: embedding lookup, RMSNorm, gated activations, elementwise ops,
+// softmax, output-row gather. References: ref_ops.c (the same formulas in
+// double); test_cuda_ops holds each to float rounding of ref.
+//
+// Shapes: activations are (rows, width) F32, row-major. Elementwise ops run one
+// thread per value over n * width values; row ops (norm, softmax) run one
+// block of 256 threads per row (or per norm group), reducing through warp
+// shuffles and one shared array of 8 partials.
+#include "backend/cuda/cuda_ops.cuh"
+#include "backend/cuda/cuda_quant.cuh"
+
+#include <cmath>
+
+namespace {
+
+constexpr int THREADS = 256;
+
+// ---- dequantization of whole rows (embed, read, prefill matmul) ----
+
+__device__ __forceinline__ void store(float *p, float v) { *p = v; }
+__device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn(v); }
+
+// dst row r = weight row (idx ? idx[r] : r). Block formats: one thread per unit
+// of 32 values; float formats: one thread per value.
+template <int T, typename O>
+__global__ void deq_rows_kernel(const uint8_t *__restrict__ w, size_t row_bytes,
+                                const int32_t *__restrict__ idx, int64_t k, O *__restrict__ dst)
+{
+    int64_t r = blockIdx.y;
+    const uint8_t *row = w + (size_t)(idx ? idx[r] : r) * row_bytes;
+    O *out = dst + r * k;
+    int64_t u = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if constexpr (T == QT_F32 || T == QT_F16 || T == QT_BF16) {
+        if (u < k) store(out + u, cu_float_at<T>(row, u));
+    } else {
+        using F = cu_fmt<T>;
+        if (u >= k / 32) return;
+        float v[32];
+        cu_deq_unit<T>(row + (u / F::UNITS) * F::BYTES, (int)(u % F::UNITS), v);
+#pragma unroll
+        for (int i = 0; i < 32; i++) store(out + 32 * u + i, v[i]);
+    }
+}
+
+struct deq_rows {
+    template <int T, typename O>
+    static void run(cudaStream_t st, const uint8_t *w, size_t row_bytes, const int32_t *idx,
+                    int64_t rows, int64_t k, O *dst)
+    {
+        int64_t work = (T == QT_F32 || T == QT_F16 || T == QT_BF16) ? k : k / 32;
+        dim3 grid(cu_blocks(work, 128), (unsigned)rows);
+        deq_rows_kernel<T, O><<<grid, 128, 0, st>>>(w, row_bytes, idx, k, dst);
+    }
+};
+
+// ---- row ops ----
+
+// Sum over the block (THREADS threads); every thread gets the result.
+__device__ float block_sum(float v, float *sh)
+{
+    v = cu_warp_sum(v);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    __syncthreads();
+    if (l == 0) sh[w] = v;
+    __syncthreads();
+    float t = 0;
+    for (int i = 0; i < THREADS / 32; i++) t += sh[i];
+    return t;
+}
+
+__device__ float block_max(float v, float *sh)
+{
+    v = cu_warp_max(v);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32;
+    __syncthreads();
+    if (l == 0) sh[w] = v;
+    __syncthreads();
+    float t = -INFINITY;
+    for (int i = 0; i < THREADS / 32; i++) t = fmaxf(t, sh[i]);
+    return t;
+}
+
+// One block per group of e values (group g of the n * d / e groups).
+__global__ void rms_norm_kernel(float *out, const float *x, const float *w, int64_t e, float eps)
+{
+    __shared__ float sh[THREADS / 32];
+    const float *xg = x + (int64_t)blockIdx.x * e;
+    float *og = out + (int64_t)blockIdx.x * e;
+    float ss = 0;
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) ss += xg[c] * xg[c];
+    ss = block_sum(ss, sh);
+    float r = rsqrtf(ss / (float)e + eps);
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) og[c] = xg[c] * r * w[c];
+}
+
+__global__ void softmax_kernel(float *out, const float *x, int64_t d)
+{
+    __shared__ float sh[THREADS / 32];
+    const float *xr = x + (int64_t)blockIdx.x * d;
+    float *orow = out + (int64_t)blockIdx.x * d;
+    float mx = -INFINITY;
+    for (int64_t c = threadIdx.x; c < d; c += THREADS) mx = fmaxf(mx, xr[c]);
+    mx = block_max(mx, sh);
+    float s = 0;
+    for (int64_t c = threadIdx.x; c < d; c += THREADS) s += expf(xr[c] - mx);
+    s = block_sum(s, sh);
+    float inv = 1.0f / s;
+    for (int64_t c = threadIdx.x; c < d; c += THREADS) orow[c] = expf(xr[c] - mx) * inv;
+}
+
+// ---- elementwise ----
+
+enum ew_op { EW_SWIGLU, EW_GEGLU, EW_ADD, EW_MUL, EW_SCALE, EW_SOFTCAP };
+
+template <int OP>
+__global__ void ew_kernel(float *out, const float *a, const float *b, float s, int64_t cnt)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= cnt) return;
+    float x = a[i], r;
+    if constexpr (OP == EW_SWIGLU) {
+        r = x / (1.0f + expf(-x)) * b[i];
+    } else if constexpr (OP == EW_GEGLU) {
+        const float c = 0.7978845608028654f; // sqrt(2 / pi)
+        r = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * b[i];
+    } else if constexpr (OP == EW_ADD) {
+        r = x + b[i];
+    } else if constexpr (OP == EW_MUL) {
+        r = x * b[i];
+    } else if constexpr (OP == EW_SCALE) {
+        r = x * s;
+    } else {
+        r = s * tanhf(x / s);
+    }
+    out[i] = r;
+}
+
+__global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)
+{
+    int64_t j = blockIdx.y;
+    const float *src = x + (int64_t)rows[j] * d;
+    for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < d;
+         c += (int64_t)gridDim.x * blockDim.x)
+        out[j * d + c] = src[c];
+}
+
+float *fptr(const be_tensor *t)
+{
+    return (float *)CU_CT(t)->d;
+}
+
+void check_same(const be_tensor *a, const be_tensor *b, int64_t n)
+{
+    INF_ASSERT(!CU_CT(a)->weight && !CU_CT(b)->weight);
+    INF_ASSERT(be_tensor_info_of(a)->ne[0] == be_tensor_info_of(b)->ne[0]);
+    INF_ASSERT(n <= cu_rows(a) && n <= cu_rows(b));
+}
+
+template <int OP>
+void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, float s,
+        int64_t n, const char *what)
+{
+    check_same(out, a, n);
+    if (b) check_same(out, b, n);
+    int64_t cnt = n * cu_row_len(out);
+    if (cnt <= 0) return;
+    ew_kernel<OP><<<cu_blocks(cnt, THREADS), THREADS, 0, CU_BE(be)->stream>>>(
+        fptr(out), fptr(a), b ? fptr(b) : nullptr, s, cnt);
+    cu_check_launch(CU_BE(be), what);
+}
+
+} // namespace
+
+void cu_dequant_rows_f32(cu_backend *cb, uint32_t type, const uint8_t *w, size_t row_bytes,
+                         int64_t rows, int64_t k, float *dst)
+{
+    if (rows <= 0) return;
+    CU_DISPATCH_QUANT(type, deq_rows, cb->stream, w, row_bytes, (const int32_t *)nullptr, rows, k,
+                      dst);
+    cu_check_launch(cb, "dequantize");
+}
+
+void cu_dequant_rows_f16(cu_backend *cb, uint32_t type, const uint8_t *w, size_t row_bytes,
+                         int64_t rows, int64_t k, __half *dst)
+{
+    if (rows <= 0) return;
+    CU_DISPATCH_QUANT(type, deq_rows, cb->stream, w, row_bytes, (const int32_t *)nullptr, rows, k,
+                      dst);
+    cu_check_launch(cb, "dequantize to f16");
+}
+
+void cu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_t n)
+{
+    cu_backend *cb = CU_BE(be);
+    const cu_tensor *W = CU_CT(w);
+    int64_t d = W->info.ne[0];
+    INF_ASSERT(!CU_CT(out)->weight && CU_CT(out)->info.ne[0] == d);
+    INF_ASSERT(n <= cb->batch.n && n <= cu_rows(out));
+    if (n <= 0) return;
+    CU_DISPATCH_QUANT(W->info.type, deq_rows, cb->stream, (const uint8_t *)W->d, W->row_bytes,
+                      (const int32_t *)cb->batch.token, n, d, fptr(out));
+    cu_check_launch(cb, "embed");
+}
+
+void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
+                 float eps, int64_t n)
+{
+    int64_t d = cu_row_len(x), e = cu_row_len(w);
+    INF_ASSERT(CU_CT(w)->info.type == QT_F32 && d % e == 0);
+    check_same(out, x, n);
+    int64_t groups = n * (d / e);
+    if (groups <= 0) return;
+    rms_norm_kernel<<<(unsigned)groups, THREADS, 0, CU_BE(be)->stream>>>(fptr(out), fptr(x),
+                                                                         (const float *)CU_CT(w)->d,
+                                                                         e, eps);
+    cu_check_launch(CU_BE(be), "rms_norm");
+}
+
+void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
+               int64_t n)
+{
+    ew<EW_SWIGLU>(be, out, gate, up, 0, n, "swiglu");
+}
+
+void cu_geglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
+              int64_t n)
+{
+    ew<EW_GEGLU>(be, out, gate, up, 0, n, "geglu");
+}
+
+void cu_add(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n)
+{
+    ew<EW_ADD>(be, out, a, b, 0, n, "add");
+}
+
+void cu_mul(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n)
+{
+    ew<EW_MUL>(be, out, a, b, 0, n, "mul");
+}
+
+void cu_scale(be_backend *be, be_tensor *out, const be_tensor *x, float s, int64_t n)
+{
+    ew<EW_SCALE>(be, out, x, nullptr, s, n, "scale");
+}
+
+void cu_softcap(be_backend *be, be_tensor *out, const be_tensor *x, float cap, int64_t n)
+{
+    INF_ASSERT(cap > 0);
+    ew<EW_SOFTCAP>(be, out, x, nullptr, cap, n, "softcap");
+}
+
+void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n)
+{
+    check_same(out, x, n);
+    if (n <= 0) return;
+    softmax_kernel<<<(unsigned)n, THREADS, 0, CU_BE(be)->stream>>>(fptr(out), fptr(x),
+                                                                   cu_row_len(x));
+    cu_check_launch(CU_BE(be), "softmax");
+}
+
+void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x)
+{
+    cu_backend *cb = CU_BE(be);
+    int64_t d = cu_row_len(x);
+    INF_ASSERT(out != x && !CU_CT(out)->weight && !CU_CT(x)->weight && cu_row_len(out) == d);
+    INF_ASSERT(cb->batch.n_out <= cu_rows(out));
+    if (cb->batch.n_out <= 0) return;
+    dim3 grid(cu_blocks(d, THREADS) < 64 ? cu_blocks(d, THREADS) : 64, (unsigned)cb->batch.n_out);
+    gather_kernel<<<grid, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), cb->batch.out_rows, d);
+    cu_check_launch(cb, "gather_out");
+}

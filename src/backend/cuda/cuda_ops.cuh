@@ -1,0 +1,31 @@
+// cuda_ops.cuh: the CUDA backend's dense ops — embedding lookup, RMSNorm, gated
+// activations, elementwise ops, softmax, output-row gather (cuda_ops.cu).
+// Signatures and contracts are those of the be_ops entries (backend.h).
+#ifndef INFERD_CUDA_OPS_CUH
+#define INFERD_CUDA_OPS_CUH
+
+#include "backend/cuda/cuda_common.cuh"
+
+void cu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_t n);
+void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
+                 float eps, int64_t n);
+void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
+               int64_t n);
+void cu_geglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
+              int64_t n);
+void cu_add(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n);
+void cu_mul(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n);
+void cu_scale(be_backend *be, be_tensor *out, const be_tensor *x, float s, int64_t n);
+void cu_softcap(be_backend *be, be_tensor *out, const be_tensor *x, float cap, int64_t n);
+void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n);
+void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x);
+
+// Dequantizes rows [0, rows) of a weight (rows of k values, row_bytes apart)
+// into F32 or F16 on the stream: dst row r at dst + r * k. Used by be_read of
+// weights and by the prefill matmul.
+void cu_dequant_rows_f32(cu_backend *cb, uint32_t type, const uint8_t *w, size_t row_bytes,
+                         int64_t rows, int64_t k, float *dst);
+void cu_dequant_rows_f16(cu_backend *cb, uint32_t type, const uint8_t *w, size_t row_bytes,
+                         int64_t rows, int64_t k, __half *dst);
+
+#endif

@@ -1,0 +1,511 @@
+/* test_cuda_ops.c: every op of the cuda backend against the ref backend on
+ * random inputs of awkward sizes. Skips (77) without a usable GPU.
+ *
+ * Tolerances, as a bound on |cuda - ref| per value:
+ *   matmul, decode path (n < CU_GEMM_MIN_N = 9): float accumulation order,
+ *     1e-5 * sum|w x| + 1e-6;
+ *   matmul, prefill path (n >= 9, cuBLAS on f16): x and the dequantized weight
+ *     are rounded to f16 (relative 2^-11 each), so 1.5e-3 * sum|w x| + 1e-5;
+ *     F32 weights stay f32: 1e-5 * sum|w x|;
+ *   embed, KV round trips: exact up to 1e-6 relative;
+ *   norms, RoPE, activations, softmax: 2e-6 relative to the magnitudes involved;
+ *   attention: 2e-5 absolute on outputs of magnitude ~1 (float vs double).
+ * Prints the worst error/tolerance per op and the max |diff| per weight format. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_probe.h"
+#include "backend/ref/ref.h"
+#include "check.h"
+#include "quant/quant.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static int irand(int n)
+{
+    return (int)((frand() * 0.5f + 0.5f) * (float)n) % n;
+}
+
+static be_backend *ref, *cu;
+
+typedef struct pair {
+    be_tensor *r, *c;
+} pair;
+
+static pair act(int64_t rows, int64_t width, const float *init)
+{
+    pair p = {NULL, NULL};
+    int64_t ne[2] = {width, rows};
+    inf_error err;
+    INF_ASSERT(be_tensor_alloc(ref, "a", 2, ne, &p.r, &err) == 0);
+    int rc = be_tensor_alloc(cu, "a", 2, ne, &p.c, &err);
+    CHECK_MSG(rc == 0, "cuda alloc: %s", err.msg);
+    INF_ASSERT(rc == 0);
+    if (init) {
+        be_write(ref, p.r, 0, rows, init);
+        be_write(cu, p.c, 0, rows, init);
+    }
+    return p;
+}
+
+static float *randv(int64_t cnt, float amp)
+{
+    float *v = malloc(sizeof(float) * (size_t)(cnt > 0 ? cnt : 1));
+    for (int64_t i = 0; i < cnt; i++) v[i] = frand() * amp;
+    return v;
+}
+
+static pair rand_act(int64_t rows, int64_t width, float amp)
+{
+    float *v = randv(rows * width, amp);
+    pair p = act(rows, width, v);
+    free(v);
+    return p;
+}
+
+static pair weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)
+{
+    pair p = {NULL, NULL};
+    int64_t ne[2] = {width, rows};
+    size_t bytes = quant_row_size(type, width) * (size_t)rows;
+    inf_error err;
+    INF_ASSERT(be_weight_upload(ref, "w", type, n_dims, ne, data, bytes, &p.r, &err) == 0);
+    int rc = be_weight_upload(cu, "w", type, n_dims, ne, data, bytes, &p.c, &err);
+    CHECK_MSG(rc == 0, "cuda upload %s: %s", quant_type_name(type), err.msg);
+    INF_ASSERT(rc == 0);
+    return p;
+}
+
+static void free_pair(pair p)
+{
+    be_tensor_free(ref, p.r);
+    be_tensor_free(cu, p.c);
+}
+
+static void read_pair(pair p, int64_t n, float *r, float *c)
+{
+    inf_error err;
+    INF_ASSERT(be_read(ref, p.r, 0, n, r, NULL) == 0);
+    int rc = be_read(cu, p.c, 0, n, c, &err);
+    CHECK_MSG(rc == 0, "cuda read: %s", err.msg);
+}
+
+static void set_batch(int n, const int32_t *tok, const int32_t *pos, const int32_t *seq, int n_seq,
+                      const model_batch_seq *seqs, int n_out, const int32_t *out_rows)
+{
+    model_batch b = {n, tok, pos, seq, n_seq, seqs, n_out, out_rows};
+    inf_error err;
+    INF_ASSERT(be_batch_set(ref, &b, NULL) == 0);
+    int rc = be_batch_set(cu, &b, &err);
+    CHECK_MSG(rc == 0, "cuda batch_set: %s", err.msg);
+}
+
+/* |c - r| <= tol[i] (or tol0 when tol is NULL); returns worst error/tolerance. */
+static double compare(const char *what, const float *r, const float *c, const double *tol,
+                      double tol0, int64_t cnt, double *maxdiff)
+{
+    double worst = 0, md = 0;
+    int bad = 0;
+    for (int64_t i = 0; i < cnt; i++) {
+        double t = tol ? tol[i] : tol0;
+        double e = fabs((double)c[i] - r[i]), q = e / t;
+        if (!(e <= t)) bad++;
+        if (!(q <= worst)) worst = q;
+        if (!(e <= md)) md = e;
+    }
+    CHECK_MSG(bad == 0, "%s: %d of %lld values off, worst error/tolerance %.3g (max diff %.3g)",
+              what, bad, (long long)cnt, worst, md);
+    if (maxdiff && md > *maxdiff) *maxdiff = md;
+    return worst;
+}
+
+/* ---- matmul and embed, per weight format ---- */
+
+static const uint32_t types[] = {QT_F32, QT_F16, QT_BF16, QT_Q4_0, QT_Q4_1, QT_Q5_0,
+                                 QT_Q5_1, QT_Q8_0, QT_Q4_K, QT_Q5_K, QT_Q6_K};
+#define N_TYPES (sizeof types / sizeof types[0])
+
+static double worst_mm, maxdiff_mm[N_TYPES], maxdiff_gemm[N_TYPES];
+
+static void check_matmul(int ti, int64_t m, int64_t k, int n, bool bias)
+{
+    uint32_t type = types[ti];
+    size_t rb = quant_row_size(type, k);
+    float *wf = randv(m * k, 1.0f);
+    uint8_t *wq = malloc(rb * (size_t)m);
+    for (int64_t r = 0; r < m; r++) quant_quantize(type, wf + r * k, wq + r * rb, k);
+    pair W = weight(type, 2, m, k, wq);
+    float *bv = randv(m, 1.0f);
+    pair Bi = weight(QT_F32, 1, 1, m, bv);
+    float *xv = malloc(sizeof(float) * (size_t)(n * k));
+    for (int64_t i = 0; i < n * k; i++) xv[i] = frand() * (i % 11 == 0 ? 5.0f : 1.0f);
+    pair X = act(n + 2, k, NULL);
+    be_write(ref, X.r, 0, n, xv);
+    be_write(cu, X.c, 0, n, xv);
+    pair O = act(n + 1, m, NULL);
+    be_matmul(ref, O.r, X.r, W.r, bias ? Bi.r : NULL, n);
+    be_matmul(cu, O.c, X.c, W.c, bias ? Bi.c : NULL, n);
+    float *yr = malloc(sizeof(float) * (size_t)(n * m)), *yc = malloc(sizeof(float) * (size_t)(n * m));
+    read_pair(O, n, yr, yc);
+
+    bool gemm = n >= 9;
+    double rel = !gemm || type == QT_F32 ? 1e-5 : 1.5e-3, abs0 = gemm ? 1e-5 : 1e-6;
+    float *wd = malloc(sizeof(float) * (size_t)k);
+    double *tol = malloc(sizeof(double) * (size_t)(n * m));
+    for (int64_t j = 0; j < m; j++) {
+        quant_dequantize(type, wq + j * rb, wd, k);
+        for (int i = 0; i < n; i++) {
+            double mag = 0;
+            for (int64_t c = 0; c < k; c++) mag += fabs((double)wd[c] * xv[(int64_t)i * k + c]);
+            tol[i * m + j] = rel * mag + abs0;
+        }
+    }
+    char what[96];
+    snprintf(what, sizeof what, "matmul %s m=%lld k=%lld n=%d bias=%d", quant_type_name(type),
+             (long long)m, (long long)k, n, bias);
+    double w = compare(what, yr, yc, tol, 0, n * m, gemm ? &maxdiff_gemm[ti] : &maxdiff_mm[ti]);
+    if (w > worst_mm) worst_mm = w;
+    free_pair(W); free_pair(Bi); free_pair(X); free_pair(O);
+    free(wf); free(wq); free(bv); free(xv); free(yr); free(yc); free(wd); free(tol);
+}
+
+static void check_embed_and_read(int ti, int64_t v, int64_t d)
+{
+    uint32_t type = types[ti];
+    size_t rb = quant_row_size(type, d);
+    float *wf = randv(v * d, 1.0f);
+    uint8_t *wq = malloc(rb * (size_t)v);
+    for (int64_t r = 0; r < v; r++) quant_quantize(type, wf + r * d, wq + r * rb, d);
+    pair W = weight(type, 2, v, d, wq);
+    int n = 13;
+    int32_t tok[13], pos[13], seq[13];
+    for (int i = 0; i < n; i++) {
+        tok[i] = irand((int)v);
+        pos[i] = i;
+        seq[i] = 0;
+    }
+    int32_t blocks[4] = {0, 1, 2, 3};
+    model_batch_seq s = {blocks, 4, n};
+    set_batch(n, tok, pos, seq, 1, &s, 0, NULL);
+    pair O = act(n, d, NULL);
+    be_embed(ref, O.r, W.r, n);
+    be_embed(cu, O.c, W.c, n);
+    float *a = malloc(sizeof(float) * (size_t)(v * d)), *b = malloc(sizeof(float) * (size_t)(v * d));
+    read_pair(O, n, a, b);
+    char what[64];
+    snprintf(what, sizeof what, "embed %s d=%lld", quant_type_name(type), (long long)d);
+    double *tol = malloc(sizeof(double) * (size_t)(n * d));
+    for (int64_t i = 0; i < n * d; i++) tol[i] = 1e-6 * fabs(a[i]) + 1e-7;
+    compare(what, a, b, tol, 0, n * d, NULL);
+    /* reading weight rows back (rows 3..v) */
+    inf_error err;
+    INF_ASSERT(be_read(ref, W.r, 3, v - 3, a, NULL) == 0);
+    CHECK(be_read(cu, W.c, 3, v - 3, b, &err) == 0);
+    snprintf(what, sizeof what, "read weight %s", quant_type_name(type));
+    compare(what, a, b, NULL, 0, (v - 3) * d, NULL);
+    free_pair(W); free_pair(O);
+    free(wf); free(wq); free(a); free(b); free(tol);
+}
+
+static void test_matmul_embed(void)
+{
+    for (size_t t = 0; t < N_TYPES; t++) {
+        int64_t blk = quant_traits_of(types[t])->block_size;
+        int64_t k1 = blk >= 256 ? 256 : 96, k2 = blk >= 256 ? 768 : 352;
+        if (types[t] == QT_F32 || types[t] == QT_F16) k1 = 7; /* float formats take any k */
+        check_matmul((int)t, 1, k1, 1, false);
+        check_matmul((int)t, 17, k2, 1, true);
+        check_matmul((int)t, 45, k1, 3, false);
+        check_matmul((int)t, 130, k2, 8, true);   /* the largest decode launch */
+        check_matmul((int)t, 33, k2, 17, true);   /* cuBLAS path */
+        check_matmul((int)t, 16, k1, 70, false);
+        check_matmul((int)t, 300, blk >= 256 ? 2048 : 1024, 2, false);
+        check_embed_and_read((int)t, 41, k2);
+        printf("matmul %-5s max|diff| decode %.3g, prefill %.3g\n", quant_type_name(types[t]),
+               maxdiff_mm[t], maxdiff_gemm[t]);
+    }
+    printf("matmul worst error / tolerance %.3f\n", worst_mm);
+}
+
+/* ---- row and elementwise ops ---- */
+
+static void test_norm(void)
+{
+    static const int64_t dims[][3] = {{5, 96, 96}, {3, 160, 40}, {1, 4097, 4097}, {7, 333, 333}};
+    for (int c = 0; c < 4; c++) {
+        int64_t n = dims[c][0], d = dims[c][1], e = dims[c][2];
+        float *wv = randv(e, 1.0f);
+        pair W = weight(QT_F32, 1, 1, e, wv);
+        pair X = rand_act(n, d, 3.0f), O = act(n, d, NULL);
+        be_rms_norm(ref, O.r, X.r, W.r, 1e-5f, n);
+        be_rms_norm(cu, O.c, X.c, W.c, 1e-5f, n);
+        be_rms_norm(ref, X.r, X.r, W.r, 1e-6f, n); /* in place */
+        be_rms_norm(cu, X.c, X.c, W.c, 1e-6f, n);
+        float *a = malloc(sizeof(float) * (size_t)(n * d)), *b = malloc(sizeof(float) * (size_t)(n * d));
+        read_pair(O, n, a, b);
+        compare("rms_norm", a, b, NULL, 2e-5, n * d, NULL);
+        read_pair(X, n, a, b);
+        compare("rms_norm in place", a, b, NULL, 2e-5, n * d, NULL);
+        free_pair(W); free_pair(X); free_pair(O);
+        free(wv); free(a); free(b);
+    }
+}
+
+static void test_elementwise(void)
+{
+    int64_t n = 7, d = 333;
+    float *a = malloc(sizeof(float) * (size_t)(n * d)), *b = malloc(sizeof(float) * (size_t)(n * d));
+    pair A = rand_act(n + 1, d, 4.0f), Bt = rand_act(n + 1, d, 4.0f), O = act(n + 1, d, NULL);
+    const char *names[] = {"swiglu", "geglu", "add", "mul", "scale", "softcap", "softmax"};
+    for (int op = 0; op < 7; op++) {
+        for (int side = 0; side < 2; side++) {
+            be_backend *be = side ? cu : ref;
+            be_tensor *o = side ? O.c : O.r, *x = side ? A.c : A.r, *y = side ? Bt.c : Bt.r;
+            switch (op) {
+            case 0: be_swiglu(be, o, x, y, n); break;
+            case 1: be_geglu(be, o, x, y, n); break;
+            case 2: be_add(be, o, x, y, n); break;
+            case 3: be_mul(be, o, x, y, n); break;
+            case 4: be_scale(be, o, x, 0.37f, n); break;
+            case 5: be_softcap(be, o, x, 2.5f, n); break;
+            case 6: be_softmax(be, o, x, n); break;
+            }
+        }
+        read_pair(O, n, a, b);
+        double *tol = malloc(sizeof(double) * (size_t)(n * d));
+        for (int64_t i = 0; i < n * d; i++) tol[i] = 2e-6 * (fabs(a[i]) + 1.0) + 1e-7;
+        compare(names[op], a, b, tol, 0, n * d, NULL);
+        free(tol);
+    }
+    /* in place: out aliases gate */
+    be_swiglu(ref, A.r, A.r, Bt.r, n);
+    be_swiglu(cu, A.c, A.c, Bt.c, n);
+    read_pair(A, n, a, b);
+    compare("swiglu in place", a, b, NULL, 5e-5, n * d, NULL);
+    free_pair(A); free_pair(Bt); free_pair(O);
+    free(a); free(b);
+}
+
+/* ---- RoPE ---- */
+
+static void test_rope(void)
+{
+    int n = 9, h = 3, hd = 64;
+    int32_t tok[9] = {0}, pos[9], seq[9] = {0};
+    for (int i = 0; i < n; i++) pos[i] = i == 0 ? 0 : irand(8000);
+    int32_t blocks[1] = {0};
+    model_batch_seq s = {blocks, 1, 8001};
+    set_batch(n, tok, pos, seq, 1, &s, 0, NULL);
+    float ffv[32];
+    for (int i = 0; i < 32; i++) ffv[i] = 1.0f + (float)i * 0.25f;
+    pair FF = weight(QT_F32, 1, 1, 32, ffv);
+    for (int c = 0; c < 6; c++) {
+        be_rope r = {c % 2 ? BE_ROPE_NEOX : BE_ROPE_NORM, c >= 4 ? 32 : 64, c >= 2 ? 500000.0f : 10000.0f,
+                     1.0f, 0.0f, 1.0f, 32.0f, 1.0f, 4096, NULL};
+        if (c == 2 || c == 3) r.freq_factors = NULL;
+        if (c == 3) { r.freq_scale = 0.25f; r.ext_factor = 1.0f; r.attn_factor = 1.1f; }
+        if (c == 5) r.freq_factors = NULL;
+        be_rope rc = r;
+        if (c == 2) { r.freq_factors = FF.r; rc.freq_factors = FF.c; }
+        pair X = rand_act(n, h * hd, 2.0f);
+        be_rope_apply(ref, X.r, h, hd, &r, n);
+        be_rope_apply(cu, X.c, h, hd, &rc, n);
+        float *a = malloc(sizeof(float) * (size_t)(n * h * hd)), *b = malloc(sizeof(float) * (size_t)(n * h * hd));
+        read_pair(X, n, a, b);
+        char what[48];
+        snprintf(what, sizeof what, "rope case %d", c);
+        compare(what, a, b, NULL, 2e-6 * 4, n * h * hd, NULL);
+        free_pair(X);
+        free(a); free(b);
+    }
+    free_pair(FF);
+}
+
+/* ---- KV pool and attention ---- */
+
+typedef struct kvpair {
+    be_kv *r, *c;
+} kvpair;
+
+static kvpair make_kv(be_kv_config *kc)
+{
+    kvpair p;
+    inf_error err;
+    INF_ASSERT(be_kv_create(ref, kc, &p.r, NULL) == 0);
+    int rc = be_kv_create(cu, kc, &p.c, &err);
+    CHECK_MSG(rc == 0, "cuda kv_create: %s", err.msg);
+    INF_ASSERT(rc == 0);
+    return p;
+}
+
+/* Two sequences with permuted block tables: seq 0 fills positions 0..len0-1
+ * (prefilled in steps), seq 1 has prefix..len1-1; then rows attend with window
+ * and softcap variants. long_ctx makes seq 0 long (split decode kernel). */
+static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, int B, int long_ctx)
+{
+    int len0 = long_ctx ? 1500 : 23, len1 = 37;
+    int nb0 = (len0 + B - 1) / B, nb1 = (len1 + B - 1) / B;
+    be_kv_config kc = {2, hkv, hd, hdv, B, nb0 + nb1 + 3, dtype};
+    kvpair KV = make_kv(&kc);
+    /* blocks: a random permutation of the pool */
+    int32_t perm[1024];
+    INF_ASSERT(kc.n_blocks <= 1024);
+    for (int i = 0; i < kc.n_blocks; i++) perm[i] = i;
+    for (int i = kc.n_blocks - 1; i > 0; i--) {
+        int j = irand(i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int32_t *tab0 = perm, *tab1 = perm + nb0;
+    /* Fill both sequences' KV for layer 1 in chunks of up to 64 rows. */
+    int maxn = 64;
+    pair K = act(maxn, hkv * hd, NULL), V = act(maxn, hkv * hdv, NULL);
+    int32_t tok[64] = {0}, pos[64], seq[64];
+    for (int s = 0; s < 2; s++) {
+        int len = s ? len1 : len0;
+        for (int p0 = 0; p0 < len; p0 += maxn) {
+            int n = len - p0 < maxn ? len - p0 : maxn;
+            for (int i = 0; i < n; i++) {
+                pos[i] = p0 + i;
+                seq[i] = 0;
+            }
+            model_batch_seq sq = {s ? tab1 : tab0, s ? nb1 : nb0, p0 + n};
+            set_batch(n, tok, pos, seq, 1, &sq, 0, NULL);
+            float *kv = randv(n * hkv * hd, 2.0f), *vv = randv(n * hkv * hdv, 2.0f);
+            be_write(ref, K.r, 0, n, kv);
+            be_write(cu, K.c, 0, n, kv);
+            be_write(ref, V.r, 0, n, vv);
+            be_write(cu, V.c, 0, n, vv);
+            be_kv_write(ref, KV.r, 1, K.r, V.r, n);
+            be_kv_write(cu, KV.c, 1, K.c, V.c, n);
+            free(kv);
+            free(vv);
+        }
+    }
+    /* Query rows: the last 5 of seq 1 (a prefill chunk), the last row of seq 0. */
+    int n = 6;
+    for (int i = 0; i < 5; i++) {
+        pos[i] = len1 - 5 + i;
+        seq[i] = 1;
+    }
+    pos[5] = len0 - 1;
+    seq[5] = 0;
+    model_batch_seq sqs[2] = {{tab0, nb0, len0}, {tab1, nb1, len1}};
+    set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
+    pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hdv, NULL);
+    float *a = malloc(sizeof(float) * (size_t)(n * h * hdv)), *b = malloc(sizeof(float) * (size_t)(n * h * hdv));
+    for (int variant = 0; variant < 3; variant++) {
+        be_attn at = {1, h, hkv, hd, hdv, 1.0f / sqrtf((float)hd), 0.0f, 0};
+        if (variant == 1) at.window = 7;
+        if (variant == 2) { at.softcap = 3.0f; at.scale = 0.5f; }
+        be_attention(ref, O.r, Q.r, KV.r, &at, n);
+        be_attention(cu, O.c, Q.c, KV.c, &at, n);
+        read_pair(O, n, a, b);
+        char what[128];
+        snprintf(what, sizeof what, "attention dtype=%d hd=%d hdv=%d h=%d hkv=%d B=%d len=%d variant=%d",
+                 (int)dtype, hd, hdv, h, hkv, B, len0, variant);
+        compare(what, a, b, NULL, 2e-5, n * h * hdv, NULL);
+    }
+    /* copy-on-write: seq 1's last block copied to a spare block, table pointed there */
+    int32_t spare = perm[nb0 + nb1];
+    be_kv_copy_block(ref, KV.r, spare, tab1[nb1 - 1]);
+    be_kv_copy_block(cu, KV.c, spare, tab1[nb1 - 1]);
+    tab1[nb1 - 1] = spare;
+    set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
+    be_attn at = {1, h, hkv, hd, hdv, 1.0f / sqrtf((float)hd), 0.0f, 0};
+    be_attention(ref, O.r, Q.r, KV.r, &at, n);
+    be_attention(cu, O.c, Q.c, KV.c, &at, n);
+    read_pair(O, n, a, b);
+    compare("attention after kv_copy_block", a, b, NULL, 2e-5, n * h * hdv, NULL);
+    free_pair(K); free_pair(V); free_pair(Q); free_pair(O);
+    be_kv_destroy(ref, KV.r);
+    be_kv_destroy(cu, KV.c);
+    free(a); free(b);
+}
+
+static void test_attention(void)
+{
+    for (int dt = 0; dt < 4; dt++) {
+        check_attention((be_kv_dtype)dt, 64, 64, 4, 2, 16, 0);
+        check_attention((be_kv_dtype)dt, 40, 40, 6, 3, 5, 0);   /* q8 group = hd = 40 */
+        check_attention((be_kv_dtype)dt, 128, 96, 8, 1, 16, 1); /* long context: split kernel */
+    }
+    check_attention(BE_KV_F16, 256, 256, 2, 1, 16, 0);
+    check_attention(BE_KV_Q8, 512, 512, 2, 2, 16, 1);
+}
+
+/* ---- gather_out, write/read of row ranges ---- */
+
+static void test_gather_rw(void)
+{
+    int n = 11, d = 77;
+    int32_t tok[11] = {0}, pos[11], seq[11] = {0}, outr[4] = {10, 0, 7, 3};
+    for (int i = 0; i < n; i++) pos[i] = i;
+    int32_t blocks[1] = {0};
+    model_batch_seq s = {blocks, 1, n};
+    set_batch(n, tok, pos, seq, 1, &s, 4, outr);
+    pair X = rand_act(n, d, 1.0f), O = act(5, d, NULL);
+    be_gather_out(ref, O.r, X.r);
+    be_gather_out(cu, O.c, X.c);
+    float *a = malloc(sizeof(float) * (size_t)(n * d)), *b = malloc(sizeof(float) * (size_t)(n * d));
+    read_pair(O, 4, a, b);
+    compare("gather_out", a, b, NULL, 0, 4 * d, NULL);
+    float *v = randv(3 * d, 1.0f);
+    be_write(ref, X.r, 4, 3, v);
+    be_write(cu, X.c, 4, 3, v);
+    inf_error err;
+    INF_ASSERT(be_read(ref, X.r, 2, 8, a, NULL) == 0);
+    CHECK(be_read(cu, X.c, 2, 8, b, &err) == 0);
+    compare("write/read row ranges", a, b, NULL, 0, 8 * d, NULL);
+    CHECK(be_sync(cu, &err) == 0);
+    free_pair(X); free_pair(O);
+    free(a); free(b); free(v);
+}
+
+static void test_errors(void)
+{
+    inf_error err;
+    be_tensor *t = NULL;
+    int64_t ne[2] = {32, 2};
+    uint8_t junk[64] = {0};
+    CHECK(be_weight_upload(cu, "iq", QT_IQ2_XXS, 2, ne, junk, 0, &t, &err) == INF_ERR_UNSUPPORTED);
+    CHECK(strstr(err.msg, "IQ2_XXS") != NULL);
+    CHECK(be_weight_upload(cu, "bad", QT_Q8_0, 2, ne, junk, 5, &t, &err) == INF_ERR_INVALID);
+}
+
+int main(void)
+{
+    char why[256] = "";
+    if (cuda_probe_devices(why, sizeof why) <= 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no GPU: %s", why);
+        check_skip(msg);
+    }
+    printf("device: %s\n", why);
+    inf_error err;
+    INF_ASSERT(be_ref_create(&ref, NULL) == 0);
+    int rc = be_cuda_create(0, &cu, &err);
+    CHECK_MSG(rc == 0, "be_cuda_create: %s", err.msg);
+    if (rc) return check_done();
+    test_errors();
+    test_matmul_embed();
+    test_norm();
+    test_elementwise();
+    test_rope();
+    test_attention();
+    test_gather_rw();
+    CHECK(be_sync(cu, &err) == 0);
+    be_destroy(cu);
+    be_destroy(ref);
+    return check_done();
+}
