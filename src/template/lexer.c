@@ -186,7 +186,9 @@ static int lex_string(lexer *L, size_t off, char q, size_t *end, const tstr **ou
         close++;
     }
     if (close >= L->n) return fail(L, off, INF_ERR_FORMAT, "unterminated string literal", NULL);
-    char *buf = tmpl_arena_alloc(L->a, close - i + 16);
+    /* Decoding never grows the text by more than 2x: the worst case is a
+     * backslash before a 4-byte character, 5 bytes in and "\\U0001xxxx" (10) out. */
+    char *buf = tmpl_arena_alloc(L->a, 2 * (close - i) + 16);
     if (!buf) return nomem(L);
     size_t o = 0;
     while (i < close) {

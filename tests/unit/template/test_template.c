@@ -68,6 +68,8 @@ static void test_expressions(void)
     expect("{{ 'a,b'.split(',') }}|{{ 'xhix'.strip('x') }}|{{ 'ab'.startswith('a') }}|{{ '{} {}'.format(1, 'z') }}"
            "|{{ d.get('q', 5) }}", "{\"d\": {}}", "['a', 'b']|hi|True|1 z|5");
     expect("{{ 0.1 + 0.2 }} {{ 1e16 }} {{ 1e-5 }} {{ 2.0 }}", NULL, "0.30000000000000004 1e+16 1e-05 2.0");
+    /* An unknown escape before a non-ASCII character reads as Python's backslashreplace. */
+    expect("{{ '\\\xf0\x9f\x98\x80\\\xf0\x9f\x98\x80|\\\xc3\xa9' }}", NULL, "\\U0001f600\\U0001f600|\\xe9");
 }
 
 static void test_filters(void)
