@@ -217,6 +217,11 @@ static int slice_bounds(tmpl_rctx *r, const tnode *e, tframe *f, int64_t len, in
     }
     int64_t st = v[2].kind == TV_NONE ? 1 : v[2].u.i;
     if (st == 0) return tmpl_fail(r, INF_ERR_INVALID, "ValueError: slice step cannot be zero");
+    /* A step beyond any length picks one item at most; clamping keeps a + k*step
+     * from overflowing. */
+    const int64_t big = (int64_t)1 << 40;
+    if (st > big) st = big;
+    if (st < -big) st = -big;
     int64_t a, b;
     if (v[0].kind == TV_NONE) {
         a = st > 0 ? 0 : len - 1;
@@ -262,8 +267,10 @@ static int eval_slice(tmpl_rctx *r, const tnode *e, tframe *f, tval *out)
         if ((rc = slice_bounds(r, e, f, (int64_t)l->n, &a, &b, &st)) != INF_OK) return rc;
         tlist *res = tmpl_list_new(r, 0);
         if (!res) return r->err->code;
-        for (int64_t i = a; st > 0 ? i < b : i > b; i += st)
+        for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
             if ((rc = tmpl_list_push(r, res, l->v[i])) != INF_OK) return rc;
+            if (st > 0 ? i > b - st : i < b - st) break; /* the next step would pass the end */
+        }
         *out = tv_list(res, obj.flags & TVF_TUPLE);
         return INF_OK;
     }
@@ -281,8 +288,10 @@ static int eval_slice(tmpl_rctx *r, const tnode *e, tframe *f, tval *out)
     if (st == 1 && a < b) {
         rc = tmpl_buf_put(r, &buf, s->s + offs[a], offs[b] - offs[a]);
     } else {
-        for (int64_t i = a; rc == INF_OK && (st > 0 ? i < b : i > b); i += st)
+        for (int64_t i = a; rc == INF_OK && (st > 0 ? i < b : i > b); i += st) {
             rc = tmpl_buf_put(r, &buf, s->s + offs[i], offs[i + 1] - offs[i]);
+            if (st > 0 ? i > b - st : i < b - st) break; /* the next step would pass the end */
+        }
     }
     if (rc == INF_OK) rc = tmpl_buf_str(r, &buf, out);
     return rc;
