@@ -5,6 +5,12 @@
 # Each is run REPEAT times (default 5), alternating; best and median are printed,
 # since other work on a shared machine makes single runs noisy.
 # Usage: bench/synth_write.sh [INFERD_BIN] [DIR]   (files are deleted afterwards)
+# Where inferd cannot be built (no server libraries), a stand-alone binary will do:
+#   gcc -std=c17 -O2 -D_GNU_SOURCE -Isrc bench/synth_main.c src/cli/cmd_synth.c \
+#       src/model/arch.c src/model/hparams.c src/model/synth.c src/model/synth_gen.c \
+#       src/model/synth_par.c src/model/vocab_synth.c src/model/quantize.c \
+#       src/gguf/*.c src/quant/*.c src/core/*.c -lm -lpthread -o /tmp/synth_main
+#   bench/synth_write.sh /tmp/synth_main /tmp
 set -eu
 BIN=${1:-build/release/src/cli/inferd}
 DIR=${2:-/tmp}

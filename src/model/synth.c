@@ -18,7 +18,7 @@
 #include "quant/quant.h"
 
 #define CHUNK_ELEMS (1 << 18)      /* one generator stream; a multiple of every block size */
-#define BATCH_BYTES (32u << 20)    /* generated while the previous batch is written */
+#define BATCH_BYTES (8u << 20)     /* generated while the previous batch is written */
 
 typedef struct preset {
     const char *name;
