@@ -19,12 +19,14 @@
  *     cache, so only the first pays the prefill).
  *
  * Napkin math: a decode step reads every matmul weight once whatever the batch
- * (DESIGN.md, "Batch"), so weights bytes / step time is the bandwidth the step
- * achieved (against --bw-gbs per thread, 35 GB/s per core measured here), and
- * 2 * matmul params * rows / step time the arithmetic rate (against
- * --peak-gflops, the cpu backend's best n = 512 matmul rate, from
- * cpu_kernels_bench). The engine runs on the bench thread (engine_step), so
- * timings include scheduling and sampling but no thread hand-off.
+ * (DESIGN.md, "Batch"), so weights bytes per step over the step's time is the
+ * bandwidth achieved (against --bw-gbs, 35 GB/s per core measured here), and
+ * 2 * matmul params * rows over it the arithmetic rate (against --peak-gflops,
+ * the cpu backend's best n = 512 matmul rate per core, from cpu_kernels_bench).
+ * Both are per CPU-second the process was given, beside the wall-clock figures:
+ * on a shared machine the share of cores a run gets moves more than the code.
+ * The engine runs on the bench thread (engine_step), so timings include
+ * scheduling and sampling but no thread hand-off.
  *
  * A benchmark, not a test: figures go in bench/RESULTS.md. */
 #include <stdio.h>
@@ -232,14 +234,18 @@ static void warm_up(runtime *rt)
     engine_request_release(r);
 }
 
-static void napkin(const bench_opts *o, const weight_facts *w, double step_s, double rows,
-                   char *buf, size_t cap)
+/* The napkin math of one decode run, per CPU-second the process really got
+ * (the machine is shared: wall time alone says more about the neighbours than
+ * about the code): weights GB read per core-second against --bw-gbs, and
+ * matmul GFLOP per core-second against --peak-gflops. */
+static void napkin(const bench_opts *o, const weight_facts *w, const decode_run *d, char *buf,
+                   size_t cap)
 {
-    double gbs = (double)w->bytes / step_s / 1e9;
-    double gflops = 2.0 * (double)w->params * rows / step_s / 1e9;
-    double bw = o->bw_gbs * (o->threads > 0 ? o->threads : 1);
-    int n = snprintf(buf, cap, "%6.1f GB/s (%3.0f%% of %.0f) %7.1f GFLOP/s", gbs, 100 * gbs / bw,
-                     bw, gflops);
+    double gb = (double)w->bytes * (double)d->decode_steps / 1e9;
+    double gflop = 2.0 * (double)w->params * (double)d->decode_tokens / 1e9;
+    double gbs = gb / d->decode_cpu_s, gflops = gflop / d->decode_cpu_s;
+    int n = snprintf(buf, cap, "%5.1f GB/core-s (%3.0f%% of %.0f) %6.1f GFLOP/core-s", gbs,
+                     100 * gbs / o->bw_gbs, o->bw_gbs, gflops);
     if (o->peak_gflops > 0 && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " (%3.0f%% of %.0f)", 100 * gflops / o->peak_gflops,
                  o->peak_gflops);
@@ -260,9 +266,10 @@ static int part_batching(const bench_opts *o)
     printf("\n(a) batching: %d generated tokens per sequence, greedy, kv %s; weights read per "
            "step %.1f MB, %.1f M matmul params\n", o->gen, runtime_kv_dtype_name(rt->kv_dtype),
            (double)w.bytes / 1e6, (double)w.params / 1e6);
-    printf("| seqs | prefill s | decode tok/s | x vs 1 | step ms | rows/step | cores used | napkin |\n");
-    printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
-    double base = 0;
+    printf("| seqs | prefill s | decode tok/s | x vs 1 | step ms | rows/step | cores used | "
+           "tok/core-s | x vs 1 | napkin |\n");
+    printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    double base = 0, base_cpu = 0;
     engine_request **reqs = calloc((size_t)max_n, sizeof *reqs);
     int rc = 0;
     for (int k = 0; k < o->n_seqs && rc == 0; k++) {
@@ -284,14 +291,18 @@ static int part_batching(const bench_opts *o)
         }
         if (rc != 0) break;
         double tps = (double)best.decode_tokens / best.decode_s;
-        if (k == 0) base = tps; /* the ratio is against the first entry (1 by default) */
+        double tpc = (double)best.decode_tokens / best.decode_cpu_s;
+        if (k == 0) { /* the ratios are against the first entry (1 by default) */
+            base = tps;
+            base_cpu = tpc;
+        }
         double step_s = best.decode_s / (double)best.decode_steps;
         double rows = (double)best.decode_tokens / (double)best.decode_steps;
         char nap[160];
-        napkin(o, &w, step_s, rows, nap, sizeof nap);
-        printf("| %d | %.2f | %.1f | %.2f | %.1f | %.1f | %.2f | %s |\n", n, best.prefill_s, tps,
-               base > 0 ? tps / base : 0, step_s * 1e3, rows, best.decode_cpu_s / best.decode_s,
-               nap);
+        napkin(o, &w, &best, nap, sizeof nap);
+        printf("| %d | %.2f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.2f | %s |\n", n,
+               best.prefill_s, tps, tps / base, step_s * 1e3, rows,
+               best.decode_cpu_s / best.decode_s, tpc, tpc / base_cpu, nap);
         fflush(stdout);
     }
     free(reqs);
@@ -301,13 +312,18 @@ static int part_batching(const bench_opts *o)
 
 /* ---- (b) prefix cache -------------------------------------------------------- */
 
-static double ttft_ms(runtime *rt, const int32_t *ids, int32_t n, int32_t *cached)
+/* Time to first token of one request run alone (max_tokens 1), in wall ms;
+ * *cpu_ms gets the process CPU time it took, *cached the prompt tokens the
+ * prefix cache served. */
+static double ttft_ms(runtime *rt, const int32_t *ids, int32_t n, int32_t *cached, double *cpu_ms)
 {
     engine_request *r = submit(rt, ids, n, 1);
     if (!r) return -1;
     inf_error err;
-    double ms = -1;
-    if (engine_run_until_idle(rt->eng, &err) == INF_OK && r->t_first_token_ns)
+    double ms = -1, c0 = cpu_s();
+    int rc = engine_run_until_idle(rt->eng, &err);
+    *cpu_ms = (cpu_s() - c0) * 1e3;
+    if (rc == INF_OK && r->t_first_token_ns)
         ms = (double)(r->t_first_token_ns - r->t_submit_ns) / 1e6;
     else
         fprintf(stderr, "engine_bench: %s\n", err.msg);
@@ -325,8 +341,8 @@ static int part_prefix(const bench_opts *o)
     printf("\n(b) prefix cache %s: TTFT of a request sharing a %d-token prefix with an earlier "
            "one (+%d own tokens each)\n", o->no_prefix_cache ? "OFF (control)" : "on", o->prefix,
            suffix);
-    printf("| prefix | miss ms | miss cached | hit ms | hit cached | miss / hit |\n");
-    printf("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    printf("| prefix | miss ms | miss cached | hit ms | hit cached | miss / hit | CPU ms miss / hit |\n");
+    printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     int32_t n = o->prefix + suffix;
     int32_t *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
     int rc = 0;
@@ -343,15 +359,16 @@ static int part_prefix(const bench_opts *o)
             break;
         }
         int32_t ca, cb;
-        double miss = ttft_ms(rt, a, n, &ca);
-        double hit = ttft_ms(rt, b, n, &cb);
+        double cpu_a, cpu_b;
+        double miss = ttft_ms(rt, a, n, &ca, &cpu_a);
+        double hit = ttft_ms(rt, b, n, &cb, &cpu_b);
         if (miss < 0 || hit < 0) {
             rc = -1;
             break;
         }
         sum_ratio += miss / hit;
-        printf("| %d | %.1f | %d | %.1f | %d | %.1fx |\n", o->prefix, miss, ca, hit, cb,
-               miss / hit);
+        printf("| %d | %.1f | %d | %.1f | %d | %.1fx | %.0f / %.0f = %.1fx |\n", o->prefix, miss, ca,
+               hit, cb, miss / hit, cpu_a, cpu_b, cpu_a / cpu_b);
         fflush(stdout);
     }
     if (rc == 0 && o->reps > 0) printf("mean miss / hit: %.1fx\n", sum_ratio / o->reps);
@@ -387,8 +404,8 @@ static int part_kv(const bench_opts *o)
     printf("\ndecode at ~%d context: %d sequence(s) x %d tokens, best of %d interleaved reps\n",
            o->ctx_len, o->kv_seqs, o->kv_gen, o->reps);
     printf("| dtype | decode tok/s | step ms | KV read/step MB | weights+KV GB/s | cores used | "
-           "prefill s (rep 1) |\n");
-    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+           "tok/core-s | prefill s (rep 1) |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     int32_t n = o->ctx_len;
     int32_t *ids = malloc((size_t)n * o->kv_seqs * sizeof *ids);
     for (int32_t s = 0; s < o->kv_seqs; s++)
@@ -409,21 +426,24 @@ static int part_kv(const bench_opts *o)
             for (int32_t s = 0; s < o->kv_seqs; s++) engine_request_release(reqs[s]);
             if (rc) break;
             if (rep == 0) first[d] = best[d] = r;
-            else if (r.decode_tokens / r.decode_s > best[d].decode_tokens / best[d].decode_s)
+            else if (r.decode_tokens / r.decode_cpu_s > best[d].decode_tokens / best[d].decode_cpu_s)
                 best[d] = r;
         }
     for (int d = 0; d < 2 && rc == 0; d++) {
         double step_s = best[d].decode_s / (double)best[d].decode_steps;
         size_t per_tok = dts[d] == BE_KV_Q8 ? bpt[2] : bpt[0];
         double kv_mb = (double)per_tok * (n + o->kv_gen / 2.0) * o->kv_seqs / 1e6;
-        printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |\n", runtime_kv_dtype_name(dts[d]),
-               (double)best[d].decode_tokens / best[d].decode_s, step_s * 1e3, kv_mb,
-               ((double)w.bytes / 1e6 + kv_mb) / step_s / 1e3,
-               best[d].decode_cpu_s / best[d].decode_s, first[d].prefill_s);
+        printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.1f | %.2f |\n",
+               runtime_kv_dtype_name(dts[d]), (double)best[d].decode_tokens / best[d].decode_s,
+               step_s * 1e3, kv_mb, ((double)w.bytes / 1e6 + kv_mb) / step_s / 1e3,
+               best[d].decode_cpu_s / best[d].decode_s,
+               (double)best[d].decode_tokens / best[d].decode_cpu_s, first[d].prefill_s);
     }
     if (rc == 0)
-        printf("q8 / f16 decode speed: %.2fx\n",
-               (best[1].decode_tokens / best[1].decode_s) / (best[0].decode_tokens / best[0].decode_s));
+        printf("q8 / f16 decode speed: %.2fx wall, %.2fx per core-second\n",
+               (best[1].decode_tokens / best[1].decode_s) / (best[0].decode_tokens / best[0].decode_s),
+               (best[1].decode_tokens / best[1].decode_cpu_s) /
+                   (best[0].decode_tokens / best[0].decode_cpu_s));
     free(reqs);
     free(ids);
     runtime_close(rts[0]);
