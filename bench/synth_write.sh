@@ -35,13 +35,13 @@ for preset in llama3-1b llama3-8b; do
         dd if=/dev/zero of="$z" bs=4M count=$((bytes / 4194304)) status=none
         t4=$(now); sync; t5=$(now)
         rm -f "$z"
-        echo "$t1 - $t0" | bc >> /tmp/synth_bench_s
-        echo "$t2 - $t0" | bc >> /tmp/synth_bench_ss
-        echo "$t4 - $t3" | bc >> /tmp/synth_bench_d
-        echo "$t5 - $t3" | bc >> /tmp/synth_bench_ds
+        echo "$t1 $t0" | awk '{ print $1 - $2 }' >> /tmp/synth_bench_s
+        echo "$t2 $t0" | awk '{ print $1 - $2 }' >> /tmp/synth_bench_ss
+        echo "$t4 $t3" | awk '{ print $1 - $2 }' >> /tmp/synth_bench_d
+        echo "$t5 $t3" | awk '{ print $1 - $2 }' >> /tmp/synth_bench_ds
         i=$((i + 1))
     done
-    mb=$(echo "$bytes / 1000000" | bc)
+    mb=$((bytes / 1000000))
     set -- $(stats < /tmp/synth_bench_s) $(stats < /tmp/synth_bench_ss) \
            $(stats < /tmp/synth_bench_d) $(stats < /tmp/synth_bench_ds)
     awk -v p="$preset" -v mb="$mb" -v s1="$1" -v s2="$2" -v ss1="$3" -v ss2="$4" \
