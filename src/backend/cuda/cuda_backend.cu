@@ -112,7 +112,10 @@ int cu_weight_upload(be_backend *be, const char *name, uint32_t type, int n_dims
     t->row_bytes = row_bytes;
     t->weight = true;
     cudaError_t e = cudaMalloc(&t->d, nbytes ? nbytes : 1);
-    if (e == cudaSuccess) e = cudaMemcpy(t->d, data, nbytes, cudaMemcpyHostToDevice);
+    // Ordered on the stream (a legacy-stream copy from pageable memory may still
+    // be in flight when it returns, and the stream does not wait for it).
+    if (e == cudaSuccess)
+        e = cudaMemcpyAsync(t->d, data, nbytes, cudaMemcpyHostToDevice, cb->stream);
     if (e != cudaSuccess) {
         cudaFree(t->d);
         free(t);
@@ -151,7 +154,9 @@ int cu_tensor_alloc(be_backend *be, const char *name, int n_dims, const int64_t 
     info_init(&t->info, name, QT_F32, n_dims, ne);
     t->row_bytes = (size_t)ne[0] * sizeof(float);
     cudaError_t e = cudaMalloc(&t->d, count * sizeof(float));
-    if (e == cudaSuccess) e = cudaMemset(t->d, 0, count * sizeof(float));
+    // On the backend's stream: a legacy-stream memset would not be ordered
+    // before the writes that follow on a non-blocking stream.
+    if (e == cudaSuccess) e = cudaMemsetAsync(t->d, 0, count * sizeof(float), cb->stream);
     if (e != cudaSuccess) {
         cudaFree(t->d);
         free(t);
@@ -220,8 +225,8 @@ int cu_kv_create(be_backend *be, const be_kv_config *cfg, be_kv **out, inf_error
     cudaError_t e = cudaMalloc(&kv->k, kb);
     if (e == cudaSuccess) e = cudaMalloc(&kv->v, vb);
     // Zeroed, so that reading a slot never written is deterministic (as ref).
-    if (e == cudaSuccess) e = cudaMemset(kv->k, 0, kb);
-    if (e == cudaSuccess) e = cudaMemset(kv->v, 0, vb);
+    if (e == cudaSuccess) e = cudaMemsetAsync(kv->k, 0, kb, cb->stream);
+    if (e == cudaSuccess) e = cudaMemsetAsync(kv->v, 0, vb, cb->stream);
     if (e != cudaSuccess) {
         cu_kv_destroy(be, (be_kv *)kv);
         cudaGetLastError();

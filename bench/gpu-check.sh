@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# gpu-check.sh OUTDIR: everything the CUDA backend needs checked on the GPU
+# machine, in one go (docs/cuda.md):
+#   1. the binaries: carried in .devdata/bin (built on the development machine,
+#      with the shared libraries they need in .devdata/lib), else built here;
+#   2. the CUDA test suite (test_cuda_ops, test_cuda_model), then
+#      compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
+#   3. benchmark models made with `inferd synth` (GPU_CHECK_MODELS, default
+#      "llama3-1b:Q4_0 llama3-8b:Q4_0"), `inferd bench-model --backend cuda` on each;
+#   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
+#      bandwidth for decode) in OUTDIR.
+# Each step has its own time limit, so the summary is written whatever happens.
+# Usage on the device: bench/gpu-check.sh "$OUT"
+set -u
+OUTDIR=${1:?usage: bench/gpu-check.sh OUTDIR}
+mkdir -p "$OUTDIR"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODELS=${GPU_CHECK_MODELS:-"llama3-1b:Q4_0 llama3-8b:Q4_0"}
+WORK=${GPU_CHECK_WORK:-/tmp/inferd-gpu-check}
+BW=3.1e12 # H100 read bandwidth measured in practice (issue 7), bytes/s
+mkdir -p "$WORK"
+SUM="$OUTDIR/summary.md"
+ENVLOG="$OUTDIR/env.log"
+: > "$ENVLOG"
+
+# ---- binaries and libraries ----
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda-13.0/lib64; do
+    [ -e "$d/libcublas.so.13" ] && CUDALIB=$d && break
+done
+if [ -z "${CUDALIB:-}" ]; then
+    CUDALIB=$(dirname "$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)")
+fi
+export LD_LIBRARY_PATH="${CUDALIB:-}:${LD_LIBRARY_PATH:-}"
+BIN=$ROOT/.devdata/bin
+if [ -x "$BIN/inferd" ] && [ -d "$ROOT/.devdata/lib" ]; then
+    # only the libraries the system lacks, so the system's own stay first
+    mkdir -p "$WORK/lib"
+    for f in "$ROOT"/.devdata/lib/*; do
+        b=$(basename "$f")
+        ldconfig -p | grep -q "^\s*$b " || ln -sf "$f" "$WORK/lib/$b"
+    done
+    export LD_LIBRARY_PATH="$WORK/lib:$LD_LIBRARY_PATH"
+fi
+if ! "$BIN/inferd" --help > /dev/null 2>>"$ENVLOG"; then
+    echo "carried binaries do not run here; building" | tee -a "$ENVLOG"
+    B="$ROOT/build/gpu"
+    (cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release &&
+        cmake --build "$B" -j"$(nproc)" --target inferd test_cuda_ops test_cuda_model) \
+        >> "$ENVLOG" 2>&1
+    mkdir -p "$WORK/bin"
+    cp "$B/src/cli/inferd" "$B/tests/unit/cuda/test_cuda_ops" "$B/tests/unit/cuda/test_cuda_model" \
+        "$WORK/bin/" 2>>"$ENVLOG"
+    BIN=$WORK/bin
+fi
+{
+    date -u +%FT%TZ
+    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv
+    echo "cublas from: ${CUDALIB:-?}"
+    echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+    ldd "$BIN/inferd" | grep -i "not found"
+} >> "$ENVLOG" 2>&1
+GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+
+status() { # name rc
+    case $2 in 0) echo "pass" ;; 77) echo "skip" ;; 124) echo "TIMEOUT" ;; *) echo "FAIL ($2)" ;; esac
+}
+
+# ---- tests ----
+export INFERD_SOURCE_DIR=$ROOT
+timeout 240 "$BIN/test_cuda_ops" > "$OUTDIR/test_cuda_ops.log" 2>&1
+R_OPS=$?
+timeout 240 "$BIN/test_cuda_model" > "$OUTDIR/test_cuda_model.log" 2>&1
+R_MODEL=$?
+R_SAN=77
+if [ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
+    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool memcheck --leak-check no \
+        --error-exitcode 3 "$BIN/test_cuda_ops" > "$OUTDIR/memcheck.log" 2>&1
+    R_SAN=$?
+fi
+
+# ---- benchmarks ----
+BENCH="$OUTDIR/bench.log"
+: > "$BENCH"
+for spec in $MODELS; do
+    preset=${spec%%:*}
+    type=${spec##*:}
+    f="$WORK/$preset-$type.gguf"
+    if [ ! -s "$f" ]; then
+        t0=$(date +%s.%N)
+        timeout 200 "$BIN/inferd" synth --preset "$preset" --type "$type" -o "$f" >> "$BENCH" 2>&1 ||
+            { echo "synth $preset $type failed" >> "$BENCH"; continue; }
+        echo "synth $preset $type: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s" >> "$BENCH"
+    fi
+    timeout "${GPU_CHECK_BENCH_S:-150}" "$BIN/inferd" bench-model -m "$f" --backend cuda \
+        -p "${GPU_CHECK_PP:-512}" -n "${GPU_CHECK_TG:-128}" -r "${GPU_CHECK_REPS:-3}" --json \
+        2>&1 | sed "s/^{/{\"preset\":\"$preset\",/" >> "$BENCH"
+    echo "bench-model $preset $type: exit ${PIPESTATUS[0]}" >> "$BENCH"
+done
+
+# ---- summary ----
+{
+    echo "# gpu-check $(date -u +%F), ${GPU:-no GPU found}"
+    echo
+    echo "| check | result |"
+    echo "| --- | --- |"
+    echo "| test_cuda_ops | $(status ops $R_OPS) $(grep -E '^[0-9]+ passed' "$OUTDIR/test_cuda_ops.log" | tail -1) |"
+    echo "| test_cuda_model | $(status model $R_MODEL) $(grep -E '^[0-9]+ passed' "$OUTDIR/test_cuda_model.log" | tail -1) |"
+    echo "| memcheck test_cuda_ops | $(status san $R_SAN) $(grep -E 'ERROR SUMMARY' "$OUTDIR/memcheck.log" 2>/dev/null | tail -1) |"
+    echo
+    echo "| model | type | file GB | test | tok/s | GB/s (decode: file bytes x tok/s) | % of 3.1 TB/s |"
+    echo "| --- | --- | ---: | --- | ---: | ---: | ---: |"
+    grep '^{' "$BENCH" | python3 -c '
+import json, sys
+bw = float(sys.argv[1])
+for line in sys.stdin:
+    r = json.loads(line)
+    gb = r["size_bytes"] / 1e9
+    tps, sd, test = r["tok_s"], r["tok_s_sd"], r["test"]
+    name, typ = r.get("preset", r["model"]), r["type"]
+    row = "| %s | %s | %.2f | %s | %.1f +- %.1f |" % (name, typ, gb, test, tps, sd)
+    if test.startswith("tg"):
+        gbs = gb * tps
+        row += " %.0f | %.0f%% |" % (gbs, 100 * gbs * 1e9 / bw)
+    else:
+        row += " | |"
+    print(row)
+' "$BW"
+} > "$SUM" 2>&1
+cat "$SUM"
+echo
+echo "--- test_cuda_ops (tail)"; tail -25 "$OUTDIR/test_cuda_ops.log"
+echo "--- test_cuda_model (tail)"; tail -25 "$OUTDIR/test_cuda_model.log"
+echo "--- memcheck (tail)"; tail -5 "$OUTDIR/memcheck.log" 2>/dev/null
