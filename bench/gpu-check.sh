@@ -3,10 +3,10 @@
 # machine, in one go (docs/cuda.md):
 #   1. the binaries: carried in .devdata/bin (built on the development machine,
 #      with the shared libraries they need in .devdata/lib), else built here;
-#   2. the CUDA test suite (test_cuda_ops, test_cuda_model), then
-#      compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
+#   2. the CUDA test suite (test_cuda_ops, test_cuda_model);
 #   3. benchmark models made with `inferd synth` (GPU_CHECK_MODELS, default
 #      "llama3-1b:Q4_0 llama3-8b:Q4_0"), `inferd bench-model --backend cuda` on each;
+#      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
 #   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
 #      bandwidth for decode) in OUTDIR.
 # Each step has its own time limit, so the summary is written whatever happens.
@@ -67,17 +67,13 @@ status() { # name rc
 
 # ---- tests ----
 export INFERD_SOURCE_DIR=$ROOT
-timeout 240 "$BIN/test_cuda_ops" > "$OUTDIR/test_cuda_ops.log" 2>&1
+stamp() { echo "$(date +%T) $*" >> "$ENVLOG"; }
+stamp tests
+timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_ops" > "$OUTDIR/test_cuda_ops.log" 2>&1
 R_OPS=$?
-timeout 240 "$BIN/test_cuda_model" > "$OUTDIR/test_cuda_model.log" 2>&1
+stamp test_cuda_model
+timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_model" > "$OUTDIR/test_cuda_model.log" 2>&1
 R_MODEL=$?
-R_SAN=77
-if [ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
-    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool memcheck --leak-check no \
-        --error-exitcode 3 "$BIN/test_cuda_ops" > "$OUTDIR/memcheck.log" 2>&1
-    R_SAN=$?
-fi
-
 # ---- benchmarks ----
 BENCH="$OUTDIR/bench.log"
 : > "$BENCH"
@@ -85,6 +81,7 @@ for spec in $MODELS; do
     preset=${spec%%:*}
     type=${spec##*:}
     f="$WORK/$preset-$type.gguf"
+    stamp "bench $preset $type"
     if [ ! -s "$f" ]; then
         t0=$(date +%s.%N)
         timeout 200 "$BIN/inferd" synth --preset "$preset" --type "$type" -o "$f" >> "$BENCH" 2>&1 ||
@@ -97,7 +94,17 @@ for spec in $MODELS; do
     echo "bench-model $preset $type: exit ${PIPESTATUS[0]}" >> "$BENCH"
 done
 
+# ---- memcheck last: it is the slowest and the least likely to find news ----
+R_SAN=77
+stamp memcheck
+if [ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
+    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool memcheck --leak-check no \
+        --error-exitcode 3 "$BIN/test_cuda_ops" > "$OUTDIR/memcheck.log" 2>&1
+    R_SAN=$?
+fi
+
 # ---- summary ----
+stamp summary
 {
     echo "# gpu-check $(date -u +%F), ${GPU:-no GPU found}"
     echo
