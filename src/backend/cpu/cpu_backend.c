@@ -18,6 +18,16 @@ static void touch(be_backend *be)
     CB(be)->epoch++;
 }
 
+/* Runs the matmuls waiting for a shared region. Every entry point but matmul
+ * calls it first, so no op ever sees a result that is still pending. */
+static void flush(be_backend *be)
+{
+    cpu_backend *cb = CB(be);
+    if (!cb->n_pending) return;
+    cpu_matmul_run(cb->pool, cb->pending, cb->n_pending);
+    cb->n_pending = 0;
+}
+
 static int grow_act_q(cpu_backend *cb, inf_error *err)
 {
     size_t need = cpu_q8a_row_bytes(cb->max_k) * (size_t)cb->max_rows;
@@ -35,6 +45,7 @@ static void cpu_destroy(be_backend *be)
 {
     if (!be) return;
     cpu_backend *cb = CB(be);
+    flush(be);
     tp_destroy(cb->pool);
     free(cb->act_q);
     for (int i = 0; i < CPU_ROPE_CACHE; i++) free(cb->rope[i].cs);
@@ -50,6 +61,7 @@ static int cpu_weight_upload(be_backend *be, const char *name, uint32_t type, in
 {
     cpu_backend *cb = CB(be);
     *out = NULL;
+    flush(be);
     /* The ref upload validates and fills a ref_tensor; keep its checks and
      * copy its header into a cpu_tensor. */
     be_tensor *rt = NULL;
@@ -109,6 +121,7 @@ static void cpu_tensor_free(be_backend *be, be_tensor *t)
 {
     if (!t) return;
     cpu_backend *cb = CB(be);
+    flush(be);
     if (cb->q_src == t) cb->q_src = NULL;
     if (((ref_tensor *)t)->f) {
         ref_tensor_free(be, t);
@@ -129,6 +142,7 @@ size_t cpu_attn_scratch_floats(const be_kv_config *c)
 static int cpu_kv_create(be_backend *be, const be_kv_config *cfg, be_kv **out, inf_error *err)
 {
     cpu_backend *cb = CB(be);
+    flush(be);
     int rc = ref_kv_create(be, cfg, out, err);
     if (rc) return rc;
     size_t per = (cpu_attn_scratch_floats(cfg) + 15) / 16 * 16;
@@ -149,6 +163,7 @@ static int cpu_kv_create(be_backend *be, const be_kv_config *cfg, be_kv **out, i
 static int cpu_batch_set(be_backend *be, const model_batch *b, inf_error *err)
 {
     cpu_backend *cb = CB(be);
+    flush(be);
     int rc = ref_batch_set(be, b, err);
     if (rc) return rc;
     cb->batch_gen++;
@@ -170,14 +185,41 @@ static int cpu_batch_set(be_backend *be, const model_batch *b, inf_error *err)
     return INF_OK;
 }
 
+static void cpu_kv_destroy(be_backend *be, be_kv *kv)
+{
+    flush(be);
+    ref_kv_destroy(be, kv);
+}
+
+static int cpu_read(be_backend *be, const be_tensor *t, int64_t row0, int64_t n_rows, float *dst,
+                    inf_error *err)
+{
+    flush(be);
+    return ref_read(be, t, row0, n_rows, dst, err);
+}
+
+static int cpu_sync(be_backend *be, inf_error *err)
+{
+    flush(be);
+    return ref_sync(be, err);
+}
+
+static void cpu_kv_copy_block(be_backend *be, be_kv *kv, int32_t dst, int32_t src)
+{
+    flush(be);
+    ref_kv_copy_block(be, kv, dst, src);
+}
+
 static void cpu_write(be_backend *be, be_tensor *t, int64_t row0, int64_t n_rows, const float *src)
 {
+    flush(be);
     ref_write(be, t, row0, n_rows, src);
     touch(be);
 }
 
 static void cpu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_t n)
 {
+    flush(be);
     ref_embed(be, out, w, n);
     touch(be);
 }
@@ -185,11 +227,13 @@ static void cpu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_
 static void cpu_kv_write(be_backend *be, be_kv *kv, int32_t layer, const be_tensor *k,
                          const be_tensor *v, int64_t n)
 {
+    flush(be);
     ref_kv_write(be, kv, layer, k, v, n);
 }
 
 static void cpu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x)
 {
+    flush(be);
     ref_gather_out(be, out, x);
     touch(be);
 }
@@ -200,6 +244,7 @@ static void cpu_matmul_op(be_backend *be, be_tensor *out, const be_tensor *x, co
     cpu_backend *cb = CB(be);
     const cpu_tensor *wt = CCT(w);
     if (!wt->packed) {
+        flush(be);
         ref_matmul(be, out, x, w, bias, n);
         touch(be);
         return;
@@ -212,23 +257,31 @@ static void cpu_matmul_op(be_backend *be, be_tensor *out, const be_tensor *x, co
     INF_ASSERT(!bias || (be_tensor_info_of(bias)->ne[0] == m &&
                          be_tensor_info_of(bias)->type == QT_F32));
     const float *bf = bias ? (const float *)((const ref_tensor *)bias)->data : NULL;
+    /* Join the waiting matmuls when they read the same rows of the same input
+     * and none writes this output (a later writer must not race an earlier). */
+    bool join = cb->n_pending > 0 && cb->n_pending < CPU_MM_PENDING && cb->pending_x == x &&
+                cb->pending_n == n;
+    for (int i = 0; join && i < cb->n_pending; i++) join = cb->pending_out[i] != out;
+    if (!join) flush(be);
     bool q8a = kref_type_uses_q8a(wt->w.type);
     bool cached = q8a && cb->q_src == x && cb->q_n >= n && cb->q_epoch == cb->epoch;
     if (q8a && !cached) {
         INF_ASSERT(cpu_q8a_row_bytes(k) * (size_t)n <= cb->act_q_cap);
-        cpu_quantize_rows(cb->pool, cb->kt, xr->f, (size_t)k, n, k, cb->act_q);
         cb->q_src = x;
         cb->q_n = n;
     }
-    cpu_matmul(cb->pool, cb->kt, &wt->w, xr->f, (size_t)k, n, orr->f, (size_t)m, bf, cb->act_q,
-               cached);
+    cpu_matmul_prepare(cb->pool, cb->kt, &wt->w, xr->f, (size_t)k, n, orr->f, (size_t)m, bf,
+                       cb->act_q, cached, &cb->pending[cb->n_pending]);
+    cb->pending_out[cb->n_pending++] = out;
+    cb->pending_x = x;
+    cb->pending_n = n;
     /* Only out changed, and out != x: rows quantized from x stay valid. */
     cb->epoch++;
     if (q8a) cb->q_epoch = cb->epoch;
 }
 
 #define WRAP_TOUCH(fn, ...) \
-    do { fn(__VA_ARGS__); touch(be); } while (0)
+    do { flush(be); fn(__VA_ARGS__); touch(be); } while (0)
 
 static void cpu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                          float eps, int64_t n)
@@ -291,11 +344,11 @@ static const be_ops cpu_ops = {
     .tensor_alloc = cpu_tensor_alloc,
     .tensor_free = cpu_tensor_free,
     .kv_create = cpu_kv_create,
-    .kv_destroy = ref_kv_destroy,
+    .kv_destroy = cpu_kv_destroy,
     .batch_set = cpu_batch_set,
     .write = cpu_write,
-    .read = ref_read,
-    .sync = ref_sync,
+    .read = cpu_read,
+    .sync = cpu_sync,
     .embed = cpu_embed,
     .matmul = cpu_matmul_op,
     .rms_norm = cpu_rms_norm,
@@ -310,7 +363,7 @@ static const be_ops cpu_ops = {
     .softcap = cpu_softcap,
     .softmax = cpu_softmax,
     .gather_out = cpu_gather_out,
-    .kv_copy_block = ref_kv_copy_block,
+    .kv_copy_block = cpu_kv_copy_block,
 };
 
 int be_cpu_create(int n_threads, be_backend **out, inf_error *err)

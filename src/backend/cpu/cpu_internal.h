@@ -30,6 +30,7 @@ typedef struct cpu_rope_cache {
 #define CPU_ROPE_CACHE 4
 #define CPU_ROPE_MAX_PAIRS 256   /* head dims up to 512 */
 #define CPU_ATTN_QV 64           /* query vectors per attention work item */
+#define CPU_MM_PENDING 4         /* matmuls that may share one parallel region */
 
 typedef struct cpu_backend {
     ref_backend rb;         /* first */
@@ -46,6 +47,14 @@ typedef struct cpu_backend {
     const be_tensor *q_src;
     int64_t q_n;
     uint64_t q_epoch, epoch;
+
+    /* Matmuls of one input wait here until another op needs their results,
+     * so that q/k/v (or gate/up) run in one parallel region. */
+    cpu_mm_job pending[CPU_MM_PENDING];
+    const be_tensor *pending_out[CPU_MM_PENDING];
+    const be_tensor *pending_x;
+    int64_t pending_n;
+    int n_pending;
 
     uint64_t batch_gen;
     int64_t rope_rows;      /* row capacity of each rope cache table */

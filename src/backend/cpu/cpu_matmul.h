@@ -56,4 +56,25 @@ void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const
                 size_t ldx, int64_t n, float *y, size_t ldy, const float *bias, void *scratch,
                 bool x_quantized);
 
+/* The two halves of cpu_matmul, so that several products can share one
+ * parallel region: prepare (quantizes x unless x_quantized, plans the work
+ * items) and run (all the jobs' items in one region). A prepared job reads
+ * scratch and x when it runs: neither may change in between. */
+typedef struct cpu_mm_job {
+    const cpu_weight *w;
+    cpu_gemm_fn fn;
+    const uint8_t *x;       /* q8a rows (scratch) or F32 rows */
+    size_t x_stride;        /* bytes */
+    int64_t n, chunk;       /* activation rows; rows per work item */
+    int64_t items;          /* (n / chunk rounded up) x panels */
+    float *y;
+    size_t ldy;
+    const float *bias;
+} cpu_mm_job;
+
+void cpu_matmul_prepare(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
+                        size_t ldx, int64_t n, float *y, size_t ldy, const float *bias,
+                        void *scratch, bool x_quantized, cpu_mm_job *job);
+void cpu_matmul_run(tp_pool *pool, const cpu_mm_job *jobs, int n_jobs);
+
 #endif

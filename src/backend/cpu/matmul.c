@@ -103,21 +103,8 @@ void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, const float *x, siz
     tp_parallel_for(pool, n, grain, quant_range, &c);
 }
 
-typedef struct mm_ctx {
-    const cpu_weight *w;
-    cpu_gemm_fn fn;
-    const uint8_t *x;
-    size_t x_stride;
-    int64_t n, chunk;
-    float *y;
-    size_t ldy;
-    const float *bias;
-} mm_ctx;
-
-static void mm_range(void *ctx, int64_t b, int64_t e, int tid)
+static void mm_items(const cpu_mm_job *c, int64_t b, int64_t e)
 {
-    (void)tid;
-    const mm_ctx *c = ctx;
     const cpu_weight *w = c->w;
     for (int64_t it = b; it < e; it++) {
         int64_t ch = it / w->n_panels, p = it % w->n_panels;
@@ -139,15 +126,36 @@ static void mm_range(void *ctx, int64_t b, int64_t e, int tid)
     }
 }
 
-void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
-                size_t ldx, int64_t n, float *y, size_t ldy, const float *bias, void *scratch,
-                bool x_quantized)
+typedef struct run_ctx {
+    const cpu_mm_job *jobs;
+    int n_jobs;
+} run_ctx;
+
+/* Items [b, e) of the jobs' concatenated item ranges. */
+static void run_range(void *ctx, int64_t b, int64_t e, int tid)
 {
-    if (n <= 0) return;
-    mm_ctx c = {.w = w, .fn = kt->gemm[w->fmt->panel_type], .n = n, .y = y, .ldy = ldy,
-                .bias = bias};
+    (void)tid;
+    const run_ctx *rc = ctx;
+    int64_t base = 0;
+    for (int j = 0; j < rc->n_jobs && b < e; j++) {
+        int64_t end = base + rc->jobs[j].items;
+        if (b < end) {
+            int64_t stop = e < end ? e : end;
+            mm_items(&rc->jobs[j], b - base, stop - base);
+            b = stop;
+        }
+        base = end;
+    }
+}
+
+void cpu_matmul_prepare(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
+                        size_t ldx, int64_t n, float *y, size_t ldy, const float *bias,
+                        void *scratch, bool x_quantized, cpu_mm_job *job)
+{
+    cpu_mm_job c = {.w = w, .fn = kt->gemm[w->fmt->panel_type], .n = n, .y = y, .ldy = ldy,
+                    .bias = bias};
     if (w->fmt->planes != KREF_PL_FLOAT) {
-        if (!x_quantized) cpu_quantize_rows(pool, kt, x, ldx, n, w->k, scratch);
+        if (!x_quantized && n > 0) cpu_quantize_rows(pool, kt, x, ldx, n, w->k, scratch);
         c.x = scratch;
         c.x_stride = cpu_q8a_row_bytes(w->k);
     } else {
@@ -159,13 +167,29 @@ void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const
     chunk = chunk < 8 ? 8 : chunk / 8 * 8;
     if (chunk > max_n) chunk = max_n;
     if (chunk > n) chunk = n;
-    c.chunk = chunk;
-    int64_t n_chunks = (n + chunk - 1) / chunk;
-    int64_t items = n_chunks * w->n_panels;
+    c.chunk = chunk > 0 ? chunk : 1;
+    c.items = n > 0 ? (n + c.chunk - 1) / c.chunk * w->n_panels : 0;
+    *job = c;
+}
+
+void cpu_matmul_run(tp_pool *pool, const cpu_mm_job *jobs, int n_jobs)
+{
+    int64_t items = 0;
+    for (int j = 0; j < n_jobs; j++) items += jobs[j].items;
+    if (items == 0) return;
     int nt = tp_size(pool);
     /* About four grabs per thread balance uneven progress without making the
      * runs of panels so short that streaming suffers. */
-    int64_t grain = (items + 4 * nt - 1) / (4 * nt);
-    if (nt == 1) grain = items;
-    tp_parallel_for(pool, items, grain, mm_range, &c);
+    int64_t grain = nt == 1 ? items : (items + 4 * nt - 1) / (4 * nt);
+    run_ctx rc = {jobs, n_jobs};
+    tp_parallel_for(pool, items, grain, run_range, &rc);
+}
+
+void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
+                size_t ldx, int64_t n, float *y, size_t ldy, const float *bias, void *scratch,
+                bool x_quantized)
+{
+    cpu_mm_job job;
+    cpu_matmul_prepare(pool, kt, w, x, ldx, n, y, ldy, bias, scratch, x_quantized, &job);
+    cpu_matmul_run(pool, &job, 1);
 }
