@@ -200,6 +200,50 @@ static void test_matmul(void)
     printf("[%s] matmul worst error / tolerance %.3f\n", level, worst_mm);
 }
 
+/* Matmuls that share a parallel region (same input) and chains that must not:
+ * q/k/v on one x, the same output written twice, an output fed to the next. */
+static void test_matmul_chains(void)
+{
+    const int64_t d = 96, n = 5;
+    float *wv = malloc(sizeof(float) * d * d * 3);
+    uint8_t *wq = malloc(quant_row_size(QT_Q8_0, d) * d * 3);
+    for (int64_t i = 0; i < d * d * 3; i++) wv[i] = frand();
+    for (int64_t r = 0; r < d * 3; r++)
+        quant_quantize(QT_Q8_0, wv + r * d, wq + r * quant_row_size(QT_Q8_0, d), d);
+    pair W[3];
+    for (int i = 0; i < 3; i++)
+        W[i] = weight(QT_Q8_0, 2, d, d, wq + (size_t)i * d * quant_row_size(QT_Q8_0, d));
+    pair X = rand_act(n, d, 1.0f), A = act(n, d, NULL), B = act(n, d, NULL), C = act(n, d, NULL);
+    be_backend *bes[2] = {ref, cpu};
+    for (int b = 0; b < 2; b++) {
+        be_backend *be = bes[b];
+        be_tensor *x = b ? X.c : X.r, *a = b ? A.c : A.r, *bb = b ? B.c : B.r, *c = b ? C.c : C.r;
+        be_tensor *w0 = b ? W[0].c : W[0].r, *w1 = b ? W[1].c : W[1].r, *w2 = b ? W[2].c : W[2].r;
+        be_matmul(be, a, x, w0, NULL, n);  /* three on one input */
+        be_matmul(be, bb, x, w1, NULL, n);
+        be_matmul(be, c, x, w2, NULL, n);
+        be_matmul(be, c, x, w0, NULL, n);  /* c again: the last write wins */
+        be_matmul(be, bb, a, w2, NULL, n); /* a's result feeds this one */
+        be_add(be, a, a, bb, n);
+    }
+    float r[5 * 96], c[5 * 96];
+    double tol[5 * 96];
+    for (int i = 0; i < n * d; i++) tol[i] = 0.05; /* 8-bit inputs twice over: loose, but */
+    pair outs[3] = {A, B, C};                       /* any mix-up is off by O(1) */
+    const char *names[3] = {"chain a", "chain b", "chain c"};
+    for (int i = 0; i < 3; i++) {
+        read_pair(outs[i], n, r, c);
+        double mag = 0;
+        for (int j = 0; j < n * d; j++) mag = fmax(mag, fabs(r[j]));
+        for (int j = 0; j < n * d; j++) tol[j] = 0.01 * mag;
+        compare(names[i], r, c, tol, n * d);
+    }
+    for (int i = 0; i < 3; i++) free_pair(W[i]);
+    free_pair(X); free_pair(A); free_pair(B); free_pair(C);
+    free(wv);
+    free(wq);
+}
+
 /* ---- row ops ---- */
 
 static void test_rows(void)
@@ -398,6 +442,7 @@ static void test_attention(be_kv_dtype dtype, int hkv, int group, int B, int win
 static void run_all(void)
 {
     test_matmul();
+    test_matmul_chains();
     test_rows();
     test_rope();
     const be_kv_dtype dts[] = {BE_KV_F32, BE_KV_F16, BE_KV_BF16, BE_KV_Q8};
