@@ -40,6 +40,7 @@ typedef struct gen_job {
     int32_t *prompt;
     int32_t n_prompt;
     int n;                       /* choices */
+    int n_submitted;             /* choices handed to the engine so far */
     choice ch[API_MAX_CHOICES];
     char id[64];
     int64_t created;
@@ -377,8 +378,28 @@ static void deliver(gen_job *j, int i, const char *t, size_t n, const char *fini
 
 /* Consumes what the engine published for every choice; waits up to timeout_ms
  * for news first. Returns true when every choice is done. */
+/* Choices after the first are submitted once the first has its prompt's KV (its
+ * first token is out): their full prompt blocks then come from the prefix cache
+ * instead of being computed n times. */
+static void submit_rest(gen_job *j)
+{
+    if (j->n_submitted >= j->n) return;
+    const engine_request *first = j->ch[0].req;
+    if (first->n_generated == 0 && !j->ch[0].done) return;
+    for (; j->n_submitted < j->n; j->n_submitted++) {
+        choice *c = &j->ch[j->n_submitted];
+        inf_error err;
+        if (engine_submit(j->rt->eng, c->req, &err) != INF_OK) {
+            INF_WARN("request %s: choice %d not scheduled: %s", j->id, j->n_submitted, err.msg);
+            c->done = true;
+            c->finish = "error";
+        }
+    }
+}
+
 static bool pump(gen_job *j, int timeout_ms, bool stream)
 {
+    submit_rest(j);
     int wait_on = -1;
     for (int i = 0; i < j->n; i++)
         if (!j->ch[i].done) {
@@ -388,8 +409,8 @@ static bool pump(gen_job *j, int timeout_ms, bool stream)
     if (wait_on < 0) return true;
     engine_finish f;
     engine_request_wait(j->ch[wait_on].req, j->ch[wait_on].seen, timeout_ms, &f);
-    bool all_done = true;
-    for (int i = 0; i < j->n; i++) {
+    bool all_done = j->n_submitted == j->n;
+    for (int i = 0; i < j->n_submitted; i++) {
         choice *c = &j->ch[i];
         if (c->done) continue;
         int32_t avail = engine_request_wait(c->req, c->seen, 0, &f);
@@ -590,7 +611,7 @@ enum MHD_Result srv_generate(srv *s, runtime *rt, struct MHD_Connection *conn, j
             rc = textstream_init(&c->ts, rt->vocab, TOK_DETOK_SKIP_SPECIAL, j->g.stop, j->g.n_stop, &err);
             c->ts_ready = rc == INF_OK;
         }
-        if (rc == INF_OK) rc = engine_submit(rt->eng, c->req, &err);
+        if (rc == INF_OK && i == 0) rc = engine_submit(rt->eng, c->req, &err);
         if (rc != INF_OK) {
             int status = rc == INF_ERR_BUSY ? 429 : rc == INF_ERR_CANCELLED ? 503
                        : rc == INF_ERR_NOMEM ? 500 : 400;
@@ -608,6 +629,7 @@ enum MHD_Result srv_generate(srv *s, runtime *rt, struct MHD_Connection *conn, j
             c->text_offset = j->g.prompt_len;
         }
     }
+    j->n_submitted = 1;
     if (!j->g.stream) return answer_whole(j, conn);
 
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_reader,
