@@ -5,7 +5,8 @@
 #      with the shared libraries they need in .devdata/lib), else built here;
 #   2. the CUDA test suite (test_cuda_ops, test_cuda_model);
 #   3. benchmark models made with `inferd synth` (GPU_CHECK_MODELS, default
-#      "llama3-1b:Q4_0 llama3-8b:Q4_0"), `inferd bench-model --backend cuda` on each;
+#      "llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"),
+#      `inferd bench-model --backend cuda` on each;
 #      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
 #   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
 #      bandwidth for decode) in OUTDIR.
@@ -15,7 +16,7 @@ set -u
 OUTDIR=${1:?usage: bench/gpu-check.sh OUTDIR}
 mkdir -p "$OUTDIR"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODELS=${GPU_CHECK_MODELS:-"llama3-1b:Q4_0 llama3-8b:Q4_0"}
+MODELS=${GPU_CHECK_MODELS:-"llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"}
 WORK=${GPU_CHECK_WORK:-/tmp/inferd-gpu-check}
 BW=3.1e12 # H100 read bandwidth measured in practice (issue 7), bytes/s
 mkdir -p "$WORK"

@@ -2,12 +2,13 @@
 // Reference: ref_matmul (ref_ops.c); test_cuda_ops compares every format.
 //
 // Blocking: one warp per output feature j (4 warps, 4 features per block). The
-// lanes of a warp walk the weight row together, lane l taking the 32-value
-// units l, l + 32, ... (a unit is a whole Q4_0/Q8_0/... block, or one 32-value
-// sub-block of a K-format super-block), so that a warp's loads cover one
-// contiguous stretch of the row; each unit is dequantized into registers once
-// and dotted with the NR activation rows (float4 loads of x, which every warp of
-// the grid reads again and which stays in L1/L2). Float formats load 16 bytes
+// lanes of a warp walk the weight row together, 8 consecutive 32-value units
+// per step (a unit is a whole Q4_0/Q8_0/... block, or one 32-value sub-block of
+// a K-format super-block), 4 lanes per unit, each lane 8 values (a "part",
+// cuda_quant.cuh), so that both the weight bytes and the activations a warp
+// loads are contiguous; each part is dequantized into registers once and
+// dotted with the NR activation rows (two float4 loads of x per row; x is read
+// by every warp of the grid and stays in L1/L2). Float formats load 16 bytes
 // (4 or 8 values) per lane per step. The partial sums meet in a warp shuffle.
 // The weight is the only large stream, so this kernel is bound by how fast it
 // reads it (weight bytes / memory bandwidth per call).
@@ -40,26 +41,25 @@ mmv_quant_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t k, int
     using F = cu_fmt<T>;
     int64_t row = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
     if (row >= m) return;
-    int lane = threadIdx.x % 32;
+    int lane = threadIdx.x % 32, part = lane % 4;
     const uint8_t *wr = w + (size_t)row * row_bytes;
     int64_t units = k / 32;
+    // x offsets of this lane's 8 values inside a unit (cuda_quant.cuh, "parts")
+    const int o0 = cu_part_split<T>::value ? 4 * part : 8 * part;
+    const int o1 = cu_part_split<T>::value ? 16 + 4 * part : 8 * part + 4;
     float acc[NR];
 #pragma unroll
     for (int r = 0; r < NR; r++) acc[r] = 0.0f;
-    for (int64_t u = lane; u < units; u += 32) {
-        float v[32];
-        cu_deq_unit<T>(wr + (u / F::UNITS) * F::BYTES, (int)(u % F::UNITS), v);
+#pragma unroll 2
+    for (int64_t u = lane / 4; u < units; u += 8) {
+        float v[8];
+        cu_deq_part<T>(wr + (u / F::UNITS) * F::BYTES, (int)(u % F::UNITS), part, v);
 #pragma unroll
         for (int r = 0; r < NR; r++) {
-            const float4 *xr = (const float4 *)(x + r * k + 32 * u);
-            float s = 0.0f;
-#pragma unroll
-            for (int q = 0; q < 8; q++) {
-                float4 xv = __ldg(xr + q);
-                s += v[4 * q] * xv.x + v[4 * q + 1] * xv.y + v[4 * q + 2] * xv.z +
-                     v[4 * q + 3] * xv.w;
-            }
-            acc[r] += s;
+            const float *xr = x + r * k + 32 * u;
+            float4 a = __ldg((const float4 *)(xr + o0)), b = __ldg((const float4 *)(xr + o1));
+            acc[r] += v[0] * a.x + v[1] * a.y + v[2] * a.z + v[3] * a.w + v[4] * b.x +
+                      v[5] * b.y + v[6] * b.z + v[7] * b.w;
         }
     }
     finish<NR>(acc, row, m, y, bias);

@@ -20,8 +20,23 @@ constexpr int THREADS = 256;
 __device__ __forceinline__ void store(float *p, float v) { *p = v; }
 __device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn(v); }
 
-// dst row r = weight row (idx ? idx[r] : r). Block formats: one thread per unit
-// of 32 values; float formats: one thread per value.
+__device__ __forceinline__ void store4(float *p, const float *v)
+{
+    *(float4 *)p = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(__half *p, const float *v)
+{
+    __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+    uint2 u;
+    u.x = *(uint32_t *)&a;
+    u.y = *(uint32_t *)&b;
+    *(uint2 *)p = u;
+}
+
+// dst row r = weight row (idx ? idx[r] : r). Block formats: 4 threads per unit
+// of 32 values, each dequantizing one part of 8 (cuda_quant.cuh) and storing it
+// as two vectors of 4, so that a warp writes 8 whole units side by side; float
+// formats: one thread per value.
 template <int T, typename O>
 __global__ void deq_rows_kernel(const uint8_t *__restrict__ w, size_t row_bytes,
                                 const int32_t *__restrict__ idx, int64_t k, O *__restrict__ dst)
@@ -29,16 +44,20 @@ __global__ void deq_rows_kernel(const uint8_t *__restrict__ w, size_t row_bytes,
     int64_t r = blockIdx.y;
     const uint8_t *row = w + (size_t)(idx ? idx[r] : r) * row_bytes;
     O *out = dst + r * k;
-    int64_t u = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if constexpr (T == QT_F32 || T == QT_F16 || T == QT_BF16) {
-        if (u < k) store(out + u, cu_float_at<T>(row, u));
+        if (t < k) store(out + t, cu_float_at<T>(row, t));
     } else {
         using F = cu_fmt<T>;
+        int64_t u = t / 4;
+        int part = (int)(t % 4);
         if (u >= k / 32) return;
-        float v[32];
-        cu_deq_unit<T>(row + (u / F::UNITS) * F::BYTES, (int)(u % F::UNITS), v);
-#pragma unroll
-        for (int i = 0; i < 32; i++) store(out + 32 * u + i, v[i]);
+        float v[8];
+        cu_deq_part<T>(row + (u / F::UNITS) * F::BYTES, (int)(u % F::UNITS), part, v);
+        const int o0 = cu_part_split<T>::value ? 4 * part : 8 * part;
+        const int o1 = cu_part_split<T>::value ? 16 + 4 * part : 8 * part + 4;
+        store4(out + 32 * u + o0, v);
+        store4(out + 32 * u + o1, v + 4);
     }
 }
 
@@ -47,7 +66,7 @@ struct deq_rows {
     static void run(cudaStream_t st, const uint8_t *w, size_t row_bytes, const int32_t *idx,
                     int64_t rows, int64_t k, O *dst)
     {
-        int64_t work = (T == QT_F32 || T == QT_F16 || T == QT_BF16) ? k : k / 32;
+        int64_t work = (T == QT_F32 || T == QT_F16 || T == QT_BF16) ? k : k / 8;
         dim3 grid(cu_blocks(work, 128), (unsigned)rows);
         deq_rows_kernel<T, O><<<grid, 128, 0, st>>>(w, row_bytes, idx, k, dst);
     }

@@ -1,5 +1,6 @@
-// cuda_quant.cuh: device dequantization of the weight formats, one "unit" of
-// 32 consecutive values at a time, from the GGUF block layouts of quant/blocks.h.
+// cuda_quant.cuh: device dequantization of the weight formats, one "part" (8 of
+// the 32 values of a unit) at a time, from the GGUF block layouts of
+// quant/blocks.h.
 // The reference is quant_dequantize (src/quant/); test_cuda_ops compares every
 // format through embed (whole rows) and matmul.
 //
@@ -34,146 +35,130 @@ __device__ __forceinline__ void cu_k4_scale_min(const uint8_t *s, int j, int *sc
     }
 }
 
-// v[0..32) = values 32 * sub .. 32 * sub + 31 of the block at b.
-template <int T> __device__ __forceinline__ void cu_deq_unit(const uint8_t *b, int sub, float *v);
+// ---- parts of units ----
+// Part p (0..3) of a unit is 8 of its 32 values, chosen so that 4 lanes read a
+// unit's bytes and its 32 activations side by side: CONTIG formats give values
+// 8p..8p+7; SPLIT ones (nibbles of byte j are values j and j + 16) give
+// 4p..4p+3 in v[0..4) and 16+4p..16+4p+3 in v[4..8).
+template <int T> struct cu_part_split { static constexpr bool value = false; };
+template <> struct cu_part_split<QT_Q4_0> { static constexpr bool value = true; };
+template <> struct cu_part_split<QT_Q4_1> { static constexpr bool value = true; };
+template <> struct cu_part_split<QT_Q5_0> { static constexpr bool value = true; };
+template <> struct cu_part_split<QT_Q5_1> { static constexpr bool value = true; };
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q4_0>(const uint8_t *b, int, float *v)
+__device__ __forceinline__ uint32_t cu_u32_2(const uint8_t *p) // 2-byte aligned
+{
+    return (uint32_t)cu_u16(p) | ((uint32_t)cu_u16(p + 2) << 16);
+}
+
+template <int T> __device__ __forceinline__ void cu_deq_part(const uint8_t *b, int sub, int p, float *v);
+
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q4_0>(const uint8_t *b, int, int p, float *v)
 {
     float d = cu_f16(cu_u16(b));
-    const uint16_t *qs = (const uint16_t *)(b + 2);
+    uint32_t w = cu_u32_2(b + 2 + 4 * p);
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        uint32_t w = qs[j];
-        v[2 * j] = d * (float)((int)(w & 15) - 8);
-        v[2 * j + 1] = d * (float)((int)((w >> 8) & 15) - 8);
-        v[2 * j + 16] = d * (float)((int)((w >> 4) & 15) - 8);
-        v[2 * j + 17] = d * (float)((int)(w >> 12) - 8);
+    for (int e = 0; e < 4; e++) {
+        uint32_t q = (w >> (8 * e)) & 255;
+        v[e] = d * (float)((int)(q & 15) - 8);
+        v[4 + e] = d * (float)((int)(q >> 4) - 8);
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q4_1>(const uint8_t *b, int, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q4_1>(const uint8_t *b, int, int p, float *v)
 {
     float d = cu_f16(cu_u16(b)), m = cu_f16(cu_u16(b + 2));
-    const uint16_t *qs = (const uint16_t *)(b + 4);
+    uint32_t w = *(const uint32_t *)(b + 4 + 4 * p);
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        uint32_t w = qs[j];
-        v[2 * j] = d * (float)(w & 15) + m;
-        v[2 * j + 1] = d * (float)((w >> 8) & 15) + m;
-        v[2 * j + 16] = d * (float)((w >> 4) & 15) + m;
-        v[2 * j + 17] = d * (float)(w >> 12) + m;
+    for (int e = 0; e < 4; e++) {
+        uint32_t q = (w >> (8 * e)) & 255;
+        v[e] = d * (float)(q & 15) + m;
+        v[4 + e] = d * (float)(q >> 4) + m;
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q5_0>(const uint8_t *b, int, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q5_0>(const uint8_t *b, int, int p, float *v)
 {
     float d = cu_f16(cu_u16(b));
-    uint32_t qh = (uint32_t)cu_u16(b + 2) | ((uint32_t)cu_u16(b + 4) << 16);
-    const uint16_t *qs = (const uint16_t *)(b + 6);
+    uint32_t qh = cu_u32_2(b + 2), w = cu_u32_2(b + 6 + 4 * p);
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        uint32_t w = qs[j];
-        int i0 = 2 * j, i1 = 2 * j + 1;
-        v[i0] = d * (float)((int)((w & 15) | (((qh >> i0) & 1) << 4)) - 16);
-        v[i1] = d * (float)((int)(((w >> 8) & 15) | (((qh >> i1) & 1) << 4)) - 16);
-        v[i0 + 16] = d * (float)((int)(((w >> 4) & 15) | (((qh >> (i0 + 16)) & 1) << 4)) - 16);
-        v[i1 + 16] = d * (float)((int)((w >> 12) | (((qh >> (i1 + 16)) & 1) << 4)) - 16);
+    for (int e = 0; e < 4; e++) {
+        uint32_t q = (w >> (8 * e)) & 255;
+        int i = 4 * p + e;
+        v[e] = d * (float)((int)((q & 15) | (((qh >> i) & 1) << 4)) - 16);
+        v[4 + e] = d * (float)((int)((q >> 4) | (((qh >> (i + 16)) & 1) << 4)) - 16);
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q5_1>(const uint8_t *b, int, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q5_1>(const uint8_t *b, int, int p, float *v)
 {
     float d = cu_f16(cu_u16(b)), m = cu_f16(cu_u16(b + 2));
-    uint32_t qh = (uint32_t)cu_u16(b + 4) | ((uint32_t)cu_u16(b + 6) << 16);
-    const uint16_t *qs = (const uint16_t *)(b + 8);
+    uint32_t qh = *(const uint32_t *)(b + 4), w = *(const uint32_t *)(b + 8 + 4 * p);
 #pragma unroll
-    for (int j = 0; j < 8; j++) {
-        uint32_t w = qs[j];
-        int i0 = 2 * j, i1 = 2 * j + 1;
-        v[i0] = d * (float)((w & 15) | (((qh >> i0) & 1) << 4)) + m;
-        v[i1] = d * (float)(((w >> 8) & 15) | (((qh >> i1) & 1) << 4)) + m;
-        v[i0 + 16] = d * (float)(((w >> 4) & 15) | (((qh >> (i0 + 16)) & 1) << 4)) + m;
-        v[i1 + 16] = d * (float)((w >> 12) | (((qh >> (i1 + 16)) & 1) << 4)) + m;
+    for (int e = 0; e < 4; e++) {
+        uint32_t q = (w >> (8 * e)) & 255;
+        int i = 4 * p + e;
+        v[e] = d * (float)((q & 15) | (((qh >> i) & 1) << 4)) + m;
+        v[4 + e] = d * (float)((q >> 4) | (((qh >> (i + 16)) & 1) << 4)) + m;
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q8_0>(const uint8_t *b, int, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q8_0>(const uint8_t *b, int, int p, float *v)
 {
     float d = cu_f16(cu_u16(b));
-    const uint16_t *qs = (const uint16_t *)(b + 2);
+    uint32_t w0 = cu_u32_2(b + 2 + 8 * p), w1 = cu_u32_2(b + 6 + 8 * p);
 #pragma unroll
-    for (int j = 0; j < 16; j++) {
-        uint32_t w = qs[j];
-        v[2 * j] = d * (float)(int8_t)(w & 255);
-        v[2 * j + 1] = d * (float)(int8_t)(w >> 8);
+    for (int e = 0; e < 4; e++) {
+        v[e] = d * (float)(int8_t)((w0 >> (8 * e)) & 255);
+        v[4 + e] = d * (float)(int8_t)((w1 >> (8 * e)) & 255);
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q4_K>(const uint8_t *b, int sub, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q4_K>(const uint8_t *b, int sub, int p, float *v)
 {
     float d = cu_f16(cu_u16(b)), dmin = cu_f16(cu_u16(b + 2));
     int sc, mn;
     cu_k4_scale_min(b + 4, sub, &sc, &mn);
     float ds = d * (float)sc, dm = dmin * (float)mn;
-    // block 144 bytes, qs at 16: 16-byte aligned whenever the row is
-    const uint4 *qs = (const uint4 *)(b + 16 + 32 * (sub >> 1));
+    uint2 q = *(const uint2 *)(b + 16 + 32 * (sub >> 1) + 8 * p);
     int shift = (sub & 1) * 4;
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        uint4 q = qs[h];
-        uint32_t w[4] = {q.x, q.y, q.z, q.w};
-#pragma unroll
-        for (int e = 0; e < 16; e++) {
-            uint32_t byte = (w[e >> 2] >> (8 * (e & 3))) & 255;
-            v[16 * h + e] = ds * (float)((byte >> shift) & 15) - dm;
-        }
+    for (int e = 0; e < 4; e++) {
+        v[e] = ds * (float)((q.x >> (8 * e + shift)) & 15) - dm;
+        v[4 + e] = ds * (float)((q.y >> (8 * e + shift)) & 15) - dm;
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q5_K>(const uint8_t *b, int sub, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q5_K>(const uint8_t *b, int sub, int p, float *v)
 {
     float d = cu_f16(cu_u16(b)), dmin = cu_f16(cu_u16(b + 2));
     int sc, mn;
     cu_k4_scale_min(b + 4, sub, &sc, &mn);
     float ds = d * (float)sc, dm = dmin * (float)mn;
-    // block 176 bytes: qh at 16, qs at 48, both 16-byte aligned whenever the row is
-    const uint4 *qh = (const uint4 *)(b + 16);
-    const uint4 *qs = (const uint4 *)(b + 48 + 32 * (sub >> 1));
+    uint2 q = *(const uint2 *)(b + 48 + 32 * (sub >> 1) + 8 * p);
+    uint2 h = *(const uint2 *)(b + 16 + 8 * p);
     int shift = (sub & 1) * 4;
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        uint4 q = qs[h], hb = qh[h];
-        uint32_t w[4] = {q.x, q.y, q.z, q.w}, hw[4] = {hb.x, hb.y, hb.z, hb.w};
-#pragma unroll
-        for (int e = 0; e < 16; e++) {
-            uint32_t byte = (w[e >> 2] >> (8 * (e & 3))) & 255;
-            uint32_t hbit = (hw[e >> 2] >> (8 * (e & 3) + sub)) & 1;
-            v[16 * h + e] = ds * (float)(((byte >> shift) & 15) | (hbit << 4)) - dm;
-        }
+    for (int e = 0; e < 4; e++) {
+        v[e] = ds * (float)(((q.x >> (8 * e + shift)) & 15) | (((h.x >> (8 * e + sub)) & 1) << 4)) - dm;
+        v[4 + e] = ds * (float)(((q.y >> (8 * e + shift)) & 15) | (((h.y >> (8 * e + sub)) & 1) << 4)) - dm;
     }
 }
 
-template <> __device__ __forceinline__ void cu_deq_unit<QT_Q6_K>(const uint8_t *b, int sub, float *v)
+template <> __device__ __forceinline__ void cu_deq_part<QT_Q6_K>(const uint8_t *b, int sub, int p, float *v)
 {
     float d = cu_f16(cu_u16(b + 208));
     int h = sub >> 2, s = sub & 3;
-    const uint8_t *ql = b + 64 * h + 32 * (s & 1);
-    const uint8_t *qh = b + 128 + 32 * h;
-    const int8_t *scales = (const int8_t *)(b + 192);
+    uint32_t l0 = cu_u32_2(b + 64 * h + 32 * (s & 1) + 8 * p), l1 = cu_u32_2(b + 64 * h + 32 * (s & 1) + 8 * p + 4);
+    uint32_t h0 = cu_u32_2(b + 128 + 32 * h + 8 * p), h1 = cu_u32_2(b + 128 + 32 * h + 8 * p + 4);
+    float ds = d * (float)((const int8_t *)(b + 192))[8 * h + 2 * s + (p >> 1)];
     int shift = s >= 2 ? 4 : 0;
-    float d0 = d * (float)scales[8 * h + 2 * s], d1 = d * (float)scales[8 * h + 2 * s + 1];
-    // block 210 bytes: rows are only 2-byte aligned, so read u16 pairs
-    const uint16_t *ql2 = (const uint16_t *)ql, *qh2 = (const uint16_t *)qh;
 #pragma unroll
-    for (int l2 = 0; l2 < 16; l2++) {
-        uint32_t lo = ql2[l2], hi = qh2[l2];
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-            int l = 2 * l2 + e;
-            int q = (int)((((lo >> (8 * e)) & 255) >> shift) & 15) |
-                    (int)((((hi >> (8 * e)) & 255) >> (2 * s)) & 3) << 4;
-            v[l] = (l < 16 ? d0 : d1) * (float)(q - 32);
-        }
+    for (int e = 0; e < 4; e++) {
+        int q0 = (int)((l0 >> (8 * e + shift)) & 15) | (int)((h0 >> (8 * e + 2 * s)) & 3) << 4;
+        int q1 = (int)((l1 >> (8 * e + shift)) & 15) | (int)((h1 >> (8 * e + 2 * s)) & 3) << 4;
+        v[e] = ds * (float)(q0 - 32);
+        v[4 + e] = ds * (float)(q1 - 32);
     }
 }
 
