@@ -31,19 +31,23 @@ for t in 1 2; do "$out/membw" "$t" 512 10; done
 
 echo
 echo "## llama-bench (pp512, tg128, -r $reps)"
+echo "command: llama-bench -m FILE -p 512 -n 128 -t THREADS -r $reps -o json"
+echo "| file | type | size | test | threads | best tok/s | avg ± sd tok/s | load avg |"
+echo "|---|---|---:|---|---|---:|---:|---:|"
 for f in "${files[@]}"; do
     name=$(basename "$f" .gguf)
     for t in $threads; do
         json=$out/llama-bench-$name-t$t.json
-        echo "\$ llama-bench -m $name.gguf -p 512 -n 128 -t $t -r $reps -o json"
+        load=$(cut -d' ' -f1 /proc/loadavg)
         "$bin/llama-bench" -m "$f" -p 512 -n 128 -t "$t" -r "$reps" -o json > "$json"
-        python3 - "$json" "$name" "$t" <<'PY'
+        python3 - "$json" "$name" "$t" "$load" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
 for r in rows:
     test = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+    best = max(r.get("samples_ts") or [r["avg_ts"]])
     print(f"| {sys.argv[2]} | {r['model_type']} | {r['model_size']/1e6:.1f} MB | {test} | -t {sys.argv[3]} "
-          f"| {r['avg_ts']:.1f} ± {r['stddev_ts']:.1f} |")
+          f"| {best:.1f} | {r['avg_ts']:.1f} ± {r['stddev_ts']:.1f} | {sys.argv[4]} |")
 PY
     done
 done
