@@ -188,3 +188,39 @@ void cpu_op_attention(be_backend *be, be_tensor *out, const be_tensor *q, const 
                     CRT(out)->info.ne[0], cb->tiles, n_tiles, group};
     tp_parallel_for(cb->pool, (int64_t)n_tiles * p->n_kv_head, 1, attn_range, &ctx);
 }
+
+/* KV writes: F16 and BF16 rows through the kernel table's converters (bit for
+ * bit ref_kv_store_row's); F32 and Q8 through ref's row codec. */
+void cpu_op_kv_write(be_backend *be, be_kv *kvp, int32_t layer, const be_tensor *k,
+                     const be_tensor *v, int64_t n)
+{
+    cpu_backend *cb = (cpu_backend *)be;
+    const ref_batch *b = &cb->rb.batch;
+    ref_kv *kv = (ref_kv *)kvp;
+    const be_kv_config *c = &kv->cfg;
+    INF_ASSERT(layer >= 0 && layer < c->n_layer && n <= b->n);
+    INF_ASSERT(CRT(k)->f && CRT(k)->info.ne[0] == (int64_t)c->n_kv_head * c->head_dim_k);
+    INF_ASSERT(CRT(v)->f && CRT(v)->info.ne[0] == (int64_t)c->n_kv_head * c->head_dim_v);
+    const cpu_kernels *kt = cb->kt;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t s = b->seq[i], p = b->pos[i];
+        int32_t blk = b->blocks[b->block_off[s] + p / c->block_size], slot = p % c->block_size;
+        INF_ASSERT(blk >= 0 && blk < c->n_blocks);
+        for (int32_t g = 0; g < c->n_kv_head; g++) {
+            size_t hr = (((size_t)layer * c->n_blocks + blk) * c->block_size + slot) * c->n_kv_head + g;
+            const float *ks = CRT(k)->f + i * CRT(k)->info.ne[0] + (int64_t)g * c->head_dim_k;
+            const float *vs = CRT(v)->f + i * CRT(v)->info.ne[0] + (int64_t)g * c->head_dim_v;
+            uint8_t *kd = kv->k + hr * kv->k_row_bytes, *vd = kv->v + hr * kv->v_row_bytes;
+            if (c->dtype == BE_KV_F16) {
+                kt->f32_to_f16(ks, (uint16_t *)kd, c->head_dim_k);
+                kt->f32_to_f16(vs, (uint16_t *)vd, c->head_dim_v);
+            } else if (c->dtype == BE_KV_BF16) {
+                kt->f32_to_bf16(ks, (uint16_t *)kd, c->head_dim_k);
+                kt->f32_to_bf16(vs, (uint16_t *)vd, c->head_dim_v);
+            } else {
+                ref_kv_store_row(c->dtype, c->head_dim_k, ks, kd);
+                ref_kv_store_row(c->dtype, c->head_dim_v, vs, vd);
+            }
+        }
+    }
+}

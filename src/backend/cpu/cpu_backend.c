@@ -228,7 +228,7 @@ static void cpu_kv_write(be_backend *be, be_kv *kv, int32_t layer, const be_tens
                          const be_tensor *v, int64_t n)
 {
     flush(be);
-    ref_kv_write(be, kv, layer, k, v, n);
+    cpu_op_kv_write(be, kv, layer, k, v, n);
 }
 
 static void cpu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x)

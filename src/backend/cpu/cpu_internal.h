@@ -81,6 +81,8 @@ void cpu_op_mul(be_backend *be, be_tensor *out, const be_tensor *a, const be_ten
 void cpu_op_scale(be_backend *be, be_tensor *out, const be_tensor *x, float s, int64_t n);
 void cpu_op_softcap(be_backend *be, be_tensor *out, const be_tensor *x, float cap, int64_t n);
 void cpu_op_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n);
+void cpu_op_kv_write(be_backend *be, be_kv *kv, int32_t layer, const be_tensor *k,
+                     const be_tensor *v, int64_t n);
 void cpu_op_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_kv *kv,
                       const be_attn *p, int64_t n);
 

@@ -38,6 +38,8 @@ static void fill_scalar(cpu_kernels *k)
     k->f16_to_f32 = kref_f16_to_f32;
     k->bf16_to_f32 = kref_bf16_to_f32;
     k->q8_to_f32 = kref_q8_to_f32;
+    k->f32_to_f16 = kref_f32_to_f16;
+    k->f32_to_bf16 = kref_f32_to_bf16;
     k->attn_qk = kref_attn_qk;
     k->attn_pv = kref_attn_pv;
     for (int t = 0; t < QT_COUNT; t++) {

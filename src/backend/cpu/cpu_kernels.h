@@ -44,6 +44,8 @@ typedef struct cpu_kernels {
     void (*f16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*bf16_to_f32)(const uint16_t *x, float *y, int64_t n);
     void (*q8_to_f32)(const int8_t *q, float s, float *y, int64_t n);
+    void (*f32_to_f16)(const float *x, uint16_t *y, int64_t n);
+    void (*f32_to_bf16)(const float *x, uint16_t *y, int64_t n);
     void (*attn_qk)(const float *q, int nq, int64_t q_stride, const float *kt, int64_t kt_stride,
                     int hd, int nt, float *s, int64_t s_stride);
     void (*attn_pv)(float *acc, int nq, int hdv, const float *p, int64_t p_stride,

@@ -164,6 +164,35 @@ static void q8_to_f32(const int8_t *q, float s, float *y, int64_t n)
     kref_q8_to_f32(q + i, s, y + i, n - i);
 }
 
+static void f32_to_f16(const float *x, uint16_t *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    kref_f32_to_f16(x + i, y + i, n - i);
+}
+
+/* Round to nearest even on the bits; NaN made quiet, as quant_f32_to_bf16. */
+static void f32_to_bf16(const float *x, uint16_t *y, int64_t n)
+{
+    const __m256i bias = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1);
+    const __m256i absm = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)(x + i));
+        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(u, 16), one)));
+        r = _mm256_srli_epi32(r, 16);
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, absm), inf);
+        __m256i q = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(64));
+        r = _mm256_blendv_epi8(r, q, nan);
+        /* 8 x 32-bit -> 8 x 16-bit (values fit in 16 bits: packus is exact) */
+        __m128i lo = _mm256_castsi256_si128(r), hi = _mm256_extracti128_si256(r, 1);
+        _mm_storeu_si128((__m128i *)(y + i), _mm_packus_epi32(lo, hi));
+    }
+    kref_f32_to_bf16(x + i, y + i, n - i);
+}
+
 void cpu_kernels_fill_vec_avx2(cpu_kernels *k)
 {
     k->silu_mul = silu_mul;
@@ -177,4 +206,6 @@ void cpu_kernels_fill_vec_avx2(cpu_kernels *k)
     k->f16_to_f32 = f16_to_f32;
     k->bf16_to_f32 = bf16_to_f32;
     k->q8_to_f32 = q8_to_f32;
+    k->f32_to_f16 = f32_to_f16;
+    k->f32_to_bf16 = f32_to_bf16;
 }

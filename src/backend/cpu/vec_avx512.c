@@ -164,6 +164,31 @@ static void q8_to_f32(const int8_t *q, float s, float *y, int64_t n)
     }
 }
 
+static void f32_to_f16(const float *x, uint16_t *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail(n - i);
+        _mm256_mask_storeu_epi16(y + i, m,
+                                 _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+}
+
+/* Round to nearest even on the bits; NaN made quiet, as quant_f32_to_bf16. */
+static void f32_to_bf16(const float *x, uint16_t *y, int64_t n)
+{
+    const __m512i bias = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1);
+    const __m512i absm = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = tail(n - i);
+        __m512i u = _mm512_maskz_loadu_epi32(m, x + i);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r = _mm512_srli_epi32(r, 16);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, absm), inf);
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(64)));
+        _mm256_mask_storeu_epi16(y + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+
 void cpu_kernels_fill_vec_avx512(cpu_kernels *k)
 {
     k->silu_mul = silu_mul;
@@ -177,4 +202,6 @@ void cpu_kernels_fill_vec_avx512(cpu_kernels *k)
     k->f16_to_f32 = f16_to_f32;
     k->bf16_to_f32 = bf16_to_f32;
     k->q8_to_f32 = q8_to_f32;
+    k->f32_to_f16 = f32_to_f16;
+    k->f32_to_bf16 = f32_to_bf16;
 }

@@ -547,6 +547,16 @@ void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] = quant_bf16_to_f32(x[i]);
 }
 
+void kref_f32_to_f16(const float *x, uint16_t *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = quant_f32_to_f16(x[i]);
+}
+
+void kref_f32_to_bf16(const float *x, uint16_t *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = quant_f32_to_bf16(x[i]);
+}
+
 void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] = (float)q[i] * s;

@@ -180,6 +180,10 @@ void kref_scale(float *y, const float *x, float s, int64_t n);
 void kref_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 void kref_bf16_to_f32(const uint16_t *x, float *y, int64_t n);
 
+/* y[i] = x[i] rounded to f16 / bf16 (nearest even; as quant_f32_to_f16 / bf16). */
+void kref_f32_to_f16(const float *x, uint16_t *y, int64_t n);
+void kref_f32_to_bf16(const float *x, uint16_t *y, int64_t n);
+
 /* y[i] = q[i] * s (8-bit KV rows: one call per group). */
 void kref_q8_to_f32(const int8_t *q, float s, float *y, int64_t n);
 

@@ -124,6 +124,18 @@ static void check_vec(const cpu_kernels *kt)
         kref_bf16_to_f32(h, want, n);
         kt->bf16_to_f32(h, got, n);
         CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s bf16_to_f32", kt->name);
+        {
+            static uint16_t h1[NMAX], h2[NMAX];
+            float big[NMAX];
+            for (int64_t i = 0; i < n; i++) big[i] = a[i] * (i % 3 == 0 ? 1e4f : i % 3 == 1 ? 1e-6f : 1.0f);
+            if (n > 5) { big[1] = NAN; big[2] = INFINITY; big[3] = 70000.0f; big[4] = -0.0f; }
+            kref_f32_to_f16(big, h1, n);
+            kt->f32_to_f16(big, h2, n);
+            CHECK_MSG(memcmp(h1, h2, 2 * (size_t)n) == 0, "%s f32_to_f16 n=%lld", kt->name, (long long)n);
+            kref_f32_to_bf16(big, h1, n);
+            kt->f32_to_bf16(big, h2, n);
+            CHECK_MSG(memcmp(h1, h2, 2 * (size_t)n) == 0, "%s f32_to_bf16 n=%lld", kt->name, (long long)n);
+        }
         kref_q8_to_f32(q, 0.037f, want, n);
         kt->q8_to_f32(q, 0.037f, got, n);
         CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s q8_to_f32", kt->name);
