@@ -16,7 +16,7 @@ set -u
 OUTDIR=${1:?usage: bench/gpu-check.sh OUTDIR}
 mkdir -p "$OUTDIR"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODELS=${GPU_CHECK_MODELS:-"llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"}
+MODELS=${GPU_CHECK_MODELS:-"llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:F16 llama3-8b:Q4_K"}
 WORK=${GPU_CHECK_WORK:-/tmp/inferd-gpu-check}
 BW=3.1e12 # H100 read bandwidth measured in practice (issue 7), bytes/s
 mkdir -p "$WORK"
@@ -85,7 +85,7 @@ for spec in $MODELS; do
     stamp "bench $preset $type"
     if [ ! -s "$f" ]; then
         t0=$(date +%s.%N)
-        timeout 200 "$BIN/inferd" synth --preset "$preset" --type "$type" -o "$f" >> "$BENCH" 2>&1 ||
+        timeout "${GPU_CHECK_SYNTH_S:-150}" "$BIN/inferd" synth --preset "$preset" --type "$type" -o "$f" >> "$BENCH" 2>&1 ||
             { echo "synth $preset $type failed" >> "$BENCH"; continue; }
         echo "synth $preset $type: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s" >> "$BENCH"
     fi
@@ -94,6 +94,36 @@ for spec in $MODELS; do
         2>&1 | sed "s/^{/{\"preset\":\"$preset\",/" >> "$BENCH"
     echo "bench-model $preset $type: exit ${PIPESTATUS[0]}" >> "$BENCH"
 done
+
+# ---- where one decode token of the 8B Q4_0 model spends its time (Nsight Compute) ----
+F8="$WORK/llama3-8b-Q4_0.gguf"
+if [ "${GPU_CHECK_NCU:-1}" = 1 ] && command -v ncu > /dev/null && [ -s "$F8" ]; then
+    stamp ncu
+    # bench-model -p 0 -n 3: a warm-up token, then 3; skip the warm-up's launches
+    timeout "${GPU_CHECK_NCU_S:-120}" ncu --launch-skip 700 --launch-count 560 --csv \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum \
+        "$BIN/inferd" bench-model -m "$F8" --backend cuda -p 0 -n 3 -r 1 > "$WORK/ncu.csv" 2>&1
+    python3 - "$WORK/ncu.csv" > "$OUTDIR/ncu.log" 2>&1 << 'PY'
+import csv, sys, collections
+rows = [l for l in open(sys.argv[1]) if l.startswith('"')]
+t = collections.defaultdict(lambda: [0, 0.0, 0.0])
+for r in csv.DictReader(rows):
+    name = r["Kernel Name"].replace("(anonymous namespace)::", "")
+    name = (name[5:] if name.startswith("void ") else name).split("(")[0][:60]
+    v = float(r["Metric Value"].replace(",", ""))
+    unit = r["Metric Unit"]
+    if r["Metric Name"] == "gpu__time_duration.sum":
+        t[name][0] += 1
+        t[name][1] += v * {"nsecond": 1e-3, "usecond": 1, "msecond": 1e3}.get(unit, 1)
+    else:
+        t[name][2] += v * {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}.get(unit, 1)
+tot = sum(x[1] for x in t.values())
+print("kernel | launches | total us | share | DRAM GB/s")
+for k, (n, us, by) in sorted(t.items(), key=lambda kv: -kv[1][1]):
+    print("%s | %d | %.1f | %.0f%% | %.0f" % (k, n, us, 100 * us / tot, by / (us * 1e-6) / 1e9 if us else 0))
+print("sum of kernel time %.1f us over %d launches" % (tot, sum(x[0] for x in t.values())))
+PY
+fi
 
 # ---- memcheck last: it is the slowest and the least likely to find news ----
 R_SAN=77
@@ -139,3 +169,4 @@ echo
 echo "--- test_cuda_ops (tail)"; tail -25 "$OUTDIR/test_cuda_ops.log"
 echo "--- test_cuda_model (tail)"; tail -25 "$OUTDIR/test_cuda_model.log"
 echo "--- memcheck (tail)"; tail -5 "$OUTDIR/memcheck.log" 2>/dev/null
+echo "--- ncu (one 8B Q4_0 decode window)"; head -20 "$OUTDIR/ncu.log" 2>/dev/null
