@@ -114,9 +114,9 @@ for r in csv.DictReader(rows):
     unit = r["Metric Unit"]
     if r["Metric Name"] == "gpu__time_duration.sum":
         t[name][0] += 1
-        t[name][1] += v * {"nsecond": 1e-3, "usecond": 1, "msecond": 1e3}.get(unit, 1)
+        t[name][1] += v * {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1, "us": 1, "msecond": 1e3, "ms": 1e3}.get(unit, 1)
     else:
-        t[name][2] += v * {"byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}.get(unit, 1)
+        t[name][2] += v * {"byte": 1, "B": 1, "Kbyte": 1e3, "KB": 1e3, "Mbyte": 1e6, "MB": 1e6, "Gbyte": 1e9, "GB": 1e9}.get(unit, 1)
 tot = sum(x[1] for x in t.values())
 print("kernel | launches | total us | share | DRAM GB/s")
 for k, (n, us, by) in sorted(t.items(), key=lambda kv: -kv[1][1]):
