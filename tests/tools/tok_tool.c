@@ -8,13 +8,19 @@
  * where chunks are what the streaming detokenizer handed out id by id (the
  * last chunk is the flush), so a test can check that each one is valid UTF-8
  * and that they add up to the text. A line "info" prints the vocabulary's
- * kind, size, flags and special ids. Strings may contain NUL (\u0000). */
+ * kind, size, flags and special ids. Strings may contain NUL (\u0000).
+ *
+ *   tok_tool --split FLAVOUR
+ *
+ * runs only the pre-tokenizer of a byte-level BPE flavour ("llama3", "qwen2",
+ * ...): each input string -> the list of words it is cut into. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gguf/gguf.h"
+#include "tokenizer/tok_internal.h" /* the pre-tokenizer alone (--split) */
 #include "tokenizer/tokenizer.h"
 
 static void emit(json_t *j)
@@ -76,8 +82,44 @@ out:
     return res;
 }
 
+static int split_mode(const char *flavour)
+{
+    tok_pretok *p = NULL;
+    inf_error err;
+    if (tok_pretok_create(flavour, &p, &err)) {
+        fprintf(stderr, "tok_tool: %s\n", err.msg);
+        return 1;
+    }
+    tok_spans a = {0}, b = {0}, *words;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        json_error_t je;
+        json_t *j = json_loadb(line, (size_t)n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        const char *s = json_string_value(j);
+        size_t len = json_string_length(j);
+        if (!s || tok_pretok_split(p, s, len, &a, &b, &words, &err)) {
+            emit(json_pack("{s:s}", "error", s ? err.msg : "expected a string"));
+        } else {
+            json_t *out = json_array();
+            for (size_t i = 0; i < words->n; i++)
+                json_array_append_new(out, json_stringn(s + words->start[i],
+                                                        words->end[i] - words->start[i]));
+            emit(out);
+        }
+        json_decref(j);
+    }
+    free(line);
+    tok_spans_free(&a);
+    tok_spans_free(&b);
+    tok_pretok_free(p);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--split")) return split_mode(argv[2]);
     if (argc < 2) {
         fprintf(stderr, "usage: tok_tool MODEL.gguf [--add-special] [--parse-special] "
                         "[--skip-special] [--strip-space]\n");
