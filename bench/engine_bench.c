@@ -4,7 +4,7 @@
  *   engine_bench -m FILE [--threads N] [--backend NAME] [--kv-dtype f16|bf16|q8]
  *                [--parts abc] [--seqs 1,4,16,64] [--gen 256] [--prefix 2000]
  *                [--ctx-len 2000] [--kv-seqs 1] [--kv-gen 64] [--reps 2]
- *                [--no-prefix-cache] [--bw-gbs 35] [--peak-gflops G]
+ *                [--no-prefix-cache] [--bw-gbs 35] [--peak-gflops 360]
  *
  * (a) batching: n concurrent sequences (short distinct prompts, greedy,
  *     ignore_eos, --gen tokens each) for each n of --seqs. Decode tok/s counts
