@@ -61,6 +61,19 @@ static double nice_step(double max)
     return m * mag;
 }
 
+/* Digits after the point that ticks of this step need (0.25 needs 2). */
+static int step_decimals(double step)
+{
+    for (int d = 0; d < 3; d++) {
+        double x = step * pow(10.0, d);
+        if (fabs(x - round(x)) < 1e-9 * (1.0 + x)) return d;
+    }
+    return 3;
+}
+
+/* TTFTs are drawn in ms, or in seconds once they pass 10 s (shorter labels). */
+static double ttft_div(double max_ms) { return max_ms > 10000 ? 1000.0 : 1.0; }
+
 /* Draws the y axis of b from 0 to *top (rounded up to a tick) with grid lines
  * and a rotated title; returns the rounded top. */
 static double y_axis(FILE *f, box b, double max, const char *title)
@@ -72,10 +85,10 @@ static double y_axis(FILE *f, box b, double max, const char *title)
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e5e7eb\"/>\n",
                 b.x, y, b.x + b.w, y);
         text(f, b.x - 8, y + 4, "end", 11, "#6b7280", NULL,
-             bench_fmt(buf, sizeof buf, v, step < 1 ? 1 : 0));
+             bench_fmt(buf, sizeof buf, v, step_decimals(step)));
     }
     fprintf(f, "<text transform=\"translate(%.1f %.1f) rotate(-90)\" text-anchor=\"middle\" "
-               "font-size=\"12\" fill=\"#374151\">", b.x - 48, b.y + b.h / 2);
+               "font-size=\"12\" fill=\"#374151\">", b.x - 56, b.y + b.h / 2);
     esc(f, title);
     fputs("</text>\n", f);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>\n", b.x,
@@ -167,6 +180,8 @@ static int ttft_panel(FILE *f, const bench_run *r, box b, inf_error *err)
     }
     panel_title(f, b, "Time to first token", "share of successful requests with TTFT <= x");
     /* The x axis: 0 .. max TTFT, ticks like the y axis. */
+    double div = ttft_div(max);
+    max /= div;
     double step = nice_step(max), right = step * ceil((max > 0 ? max : 1.0) / step);
     char buf[32];
     for (int p = 0; p <= 100; p += 25) {
@@ -180,9 +195,11 @@ static int ttft_panel(FILE *f, const bench_run *r, box b, inf_error *err)
         double x = b.x + v / right * b.w;
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#f3f4f6\"/>\n",
                 x, b.y, x, b.y + b.h);
-        text(f, x, b.y + b.h + 16, "middle", 11, "#6b7280", NULL, bench_fmt(buf, sizeof buf, v, 0));
+        text(f, x, b.y + b.h + 16, "middle", 11, "#6b7280", NULL,
+             bench_fmt(buf, sizeof buf, v, step_decimals(step)));
     }
-    text(f, b.x + b.w / 2, b.y + b.h + 36, "middle", 12, "#374151", NULL, "TTFT (ms)");
+    text(f, b.x + b.w / 2, b.y + b.h + 36, "middle", 12, "#374151", NULL,
+         div > 1 ? "TTFT (s)" : "TTFT (ms)");
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ca3af\"/>\n", b.x,
             b.y + b.h, b.x + b.w, b.y + b.h);
     if (!n_series || max <= 0) {
@@ -203,9 +220,9 @@ static int ttft_panel(FILE *f, const bench_run *r, box b, inf_error *err)
         size_t m = 0;
         for (size_t j = 0; j < ph->n; j++)
             if (ph->samples[j].fail == BENCH_FAIL_NONE && isfinite(ph->samples[j].ttft))
-                v[m++] = ph->samples[j].ttft * 1000;
+                v[m++] = ph->samples[j].ttft * 1000 / div;
         qsort(v, m, sizeof *v, cmp_double);
-        p50s[k] = m ? bench_percentile(v, m, 50) : NAN;
+        p50s[k] = m ? bench_percentile(v, m, 50) * div : NAN;
         if (m) {
             /* Steps: flat at the old share until each sample, then up. */
             fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\" "
@@ -263,7 +280,9 @@ static void prefix_panel(FILE *f, const bench_run *r, box b)
     }
     panel_title(f, b, "Prefix cache: the same prompt twice",
                 "TTFT of the 1st and 2nd request of each pair; the label is the speedup");
-    double top = y_axis(f, b, max * 1.15, "TTFT (ms)");
+    double div = ttft_div(max);
+    max /= div;
+    double top = y_axis(f, b, max * 1.15, div > 1 ? "TTFT (s)" : "TTFT (ms)");
     if (!n) {
         empty_note(f, b, "no pair completed");
         return;
@@ -274,15 +293,17 @@ static void prefix_panel(FILE *f, const bench_run *r, box b)
         double cx = b.x + slot * ((double)j + 0.5);
         const bench_sample *s2[2] = {pairs[j].first, pairs[j].second};
         for (int t = 0; t < 2; t++) {
-            double v = s2[t]->fail == BENCH_FAIL_NONE ? s2[t]->ttft * 1000 : 0;
+            double v = s2[t]->fail == BENCH_FAIL_NONE ? s2[t]->ttft * 1000 / div : 0;
             double h = isfinite(v) ? v / top * b.h : 0, x = cx + (t ? 2 : -2 - bw);
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"2\" "
                        "fill=\"%s\"><title>%s: %.0f ms</title></rect>\n",
-                    x, b.y + b.h - h, bw, h, t ? "#F58518" : "#4C78A8", t ? "2nd" : "1st", v);
+                    x, b.y + b.h - h, bw, h, t ? "#F58518" : "#4C78A8", t ? "2nd" : "1st",
+                    v * div);
         }
         double hi = 0;
         for (int t = 0; t < 2; t++)
-            if (s2[t]->fail == BENCH_FAIL_NONE && s2[t]->ttft * 1000 > hi) hi = s2[t]->ttft * 1000;
+            if (s2[t]->fail == BENCH_FAIL_NONE && s2[t]->ttft * 1000 / div > hi)
+                hi = s2[t]->ttft * 1000 / div;
         snprintf(buf, sizeof buf, "%sx", isfinite(pairs[j].speedup) ? "" : "-");
         if (isfinite(pairs[j].speedup)) {
             char num[32];
