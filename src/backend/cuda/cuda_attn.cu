@@ -37,6 +37,7 @@ __global__ void rope_kernel(float *x, int64_t ld, const int32_t *pos, int n_head
                             rope_args a, const float *ff)
 {
     int64_t r = blockIdx.x;
+    int h = blockIdx.y; // one head a block: a decode row is n_head blocks, not one
     int half = a.n_dims / 2;
     float *xr = x + r * ld;
     int p = pos[r];
@@ -55,12 +56,10 @@ __global__ void rope_kernel(float *x, int64_t ld, const int32_t *pos, int n_head
         c *= ms;
         s *= ms;
         int ia = a.mode == BE_ROPE_NEOX ? i : 2 * i, iz = a.mode == BE_ROPE_NEOX ? i + half : 2 * i + 1;
-        for (int h = 0; h < n_head; h++) {
-            float *xh = xr + (int64_t)h * hd;
-            double x0 = xh[ia], x1 = xh[iz];
-            xh[ia] = (float)(x0 * c - x1 * s);
-            xh[iz] = (float)(x0 * s + x1 * c);
-        }
+        float *xh = xr + (int64_t)h * hd;
+        double x0 = xh[ia], x1 = xh[iz];
+        xh[ia] = (float)(x0 * c - x1 * s);
+        xh[iz] = (float)(x0 * s + x1 * c);
     }
 }
 
@@ -275,7 +274,7 @@ void cu_rope(be_backend *be, be_tensor *x, int32_t n_head, int32_t head_dim, con
         if (a.hi > rope->n_dims - 1) a.hi = rope->n_dims - 1;
     }
     int threads = rope->n_dims / 2 < 128 ? (rope->n_dims / 2 + 31) / 32 * 32 : 128;
-    rope_kernel<<<(unsigned)n, threads, 0, cb->stream>>>((float *)CU_CT(x)->d, cu_row_len(x),
+    rope_kernel<<<dim3((unsigned)n, (unsigned)n_head), threads, 0, cb->stream>>>((float *)CU_CT(x)->d, cu_row_len(x),
                                                           cb->batch.pos, n_head, head_dim, a, ff);
     cu_check_launch(cb, "rope");
 }

@@ -15,6 +15,7 @@
 #include "backend/cuda/cuda_attn.cuh"
 #include "backend/cuda/cuda_common.cuh"
 #include "backend/cuda/cuda_gemm.cuh"
+#include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_ops.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
@@ -66,6 +67,8 @@ void cu_destroy(be_backend *be)
     if (cb->batch.uploaded) cudaEventDestroy(cb->batch.uploaded);
     cudaFree(cb->gemm_x);
     cudaFree(cb->gemm_w);
+    cudaFree(cb->q8_x);
+    cudaFree(cb->q8_ds);
     cudaFree(cb->attn_part);
     cudaFreeHost(cb->h_read);
     if (cb->blas) cublasDestroy(cb->blas);
@@ -111,11 +114,28 @@ int cu_weight_upload(be_backend *be, const char *name, uint32_t type, int n_dims
     info_init(&t->info, name, type, n_dims, ne);
     t->row_bytes = row_bytes;
     t->weight = true;
+    // Q4_0 / Q8_0 are repacked on the host first (cuda_mmvq.cuh), for 16-byte
+    // loads of whole blocks in the decode matmul.
+    uint8_t *packed = nullptr;
+    if (cu_pack_type(type) && nbytes) {
+        packed = (uint8_t *)malloc(nbytes);
+        if (!packed) {
+            free(t);
+            return inf_errorf(err, INF_ERR_NOMEM, "tensor %s: out of host memory to repack", name);
+        }
+        cu_pack_host(type, (const uint8_t *)data, rows, ne[0], packed);
+        t->packed = true;
+    }
     cudaError_t e = cudaMalloc(&t->d, nbytes ? nbytes : 1);
     // Ordered on the stream (a legacy-stream copy from pageable memory may still
     // be in flight when it returns, and the stream does not wait for it).
     if (e == cudaSuccess)
-        e = cudaMemcpyAsync(t->d, data, nbytes, cudaMemcpyHostToDevice, cb->stream);
+        e = cudaMemcpyAsync(t->d, packed ? packed : data, nbytes, cudaMemcpyHostToDevice,
+                            cb->stream);
+    if (packed) {
+        if (e == cudaSuccess) e = cudaStreamSynchronize(cb->stream);
+        free(packed);
+    }
     if (e != cudaSuccess) {
         cudaFree(t->d);
         free(t);
@@ -148,6 +168,17 @@ int cu_tensor_alloc(be_backend *be, const char *name, int n_dims, const int64_t 
         cudaFree(cb->gemm_x);
         cb->gemm_x = nx;
         cb->gemm_x_cap = count;
+        // ... and as int8 for the decode matmul on packed weights.
+        cudaFree(cb->q8_x);
+        cudaFree(cb->q8_ds);
+        cb->q8_x = nullptr;
+        cb->q8_ds = nullptr;
+        cb->q8_cap = 0;
+        cb->q8_src = nullptr;
+        e = cudaMalloc(&cb->q8_x, count);
+        if (e == cudaSuccess) e = cudaMalloc(&cb->q8_ds, (count / 32 + 1) * sizeof(float2));
+        if (e != cudaSuccess) return fail(err, INF_ERR_NOMEM, e, "matmul scratch for", name);
+        cb->q8_cap = count;
     }
     cu_tensor *t = (cu_tensor *)calloc(1, sizeof *t);
     if (!t) return inf_errorf(err, INF_ERR_NOMEM, "tensor %s: out of memory", name);
@@ -335,8 +366,22 @@ int cu_read(be_backend *be, const be_tensor *t, int64_t row0, int64_t n_rows, fl
         size_t bytes = (size_t)n_rows * ct->row_bytes;
         uint8_t *tmp = (uint8_t *)malloc(bytes ? bytes : 1);
         if (!tmp) return inf_errorf(err, INF_ERR_NOMEM, "read of %s", ct->info.name);
-        cudaError_t e = cudaMemcpy(tmp, (const uint8_t *)ct->d + (size_t)row0 * ct->row_bytes, bytes,
-                                   cudaMemcpyDeviceToHost);
+        cudaError_t e;
+        if (ct->packed) { // the whole tensor back, then the GGUF rows asked for
+            size_t all = (size_t)cu_rows(t) * ct->row_bytes;
+            uint8_t *pk = (uint8_t *)malloc(all);
+            if (!pk) {
+                free(tmp);
+                return inf_errorf(err, INF_ERR_NOMEM, "read of %s", ct->info.name);
+            }
+            e = cudaMemcpy(pk, ct->d, all, cudaMemcpyDeviceToHost);
+            if (e == cudaSuccess)
+                cu_unpack_host(ct->info.type, pk, (size_t)cu_rows(t), d, row0, n_rows, tmp);
+            free(pk);
+        } else {
+            e = cudaMemcpy(tmp, (const uint8_t *)ct->d + (size_t)row0 * ct->row_bytes, bytes,
+                           cudaMemcpyDeviceToHost);
+        }
         if (e == cudaSuccess)
             for (int64_t r = 0; r < n_rows; r++)
                 quant_dequantize(ct->info.type, tmp + (size_t)r * ct->row_bytes, dst + r * d, d);
@@ -371,32 +416,44 @@ int cu_sync(be_backend *be, inf_error *err)
     return take_error(CU_BE(be), err);
 }
 
+// Every op but matmul (and the destroy) may write an activation, so it bumps
+// op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
+// stands still (cuda_mmvq.cu).
+template <auto F> struct bumped;
+template <typename R, typename... A, R (*F)(be_backend *, A...)> struct bumped<F> {
+    static R call(be_backend *be, A... a)
+    {
+        CU_BE(be)->op_gen++;
+        return F(be, a...);
+    }
+};
+
 const be_ops cu_ops = {
     /*destroy*/ cu_destroy,
-    /*weight_upload*/ cu_weight_upload,
-    /*tensor_alloc*/ cu_tensor_alloc,
-    /*tensor_free*/ cu_tensor_free,
-    /*kv_create*/ cu_kv_create,
-    /*kv_destroy*/ cu_kv_destroy,
-    /*batch_set*/ cu_batch_set,
-    /*write*/ cu_write,
+    /*weight_upload*/ bumped<cu_weight_upload>::call,
+    /*tensor_alloc*/ bumped<cu_tensor_alloc>::call,
+    /*tensor_free*/ bumped<cu_tensor_free>::call,
+    /*kv_create*/ bumped<cu_kv_create>::call,
+    /*kv_destroy*/ bumped<cu_kv_destroy>::call,
+    /*batch_set*/ bumped<cu_batch_set>::call,
+    /*write*/ bumped<cu_write>::call,
     /*read*/ cu_read,
     /*sync*/ cu_sync,
-    /*embed*/ cu_embed,
+    /*embed*/ bumped<cu_embed>::call,
     /*matmul*/ cu_matmul,
-    /*rms_norm*/ cu_rms_norm,
-    /*rope*/ cu_rope,
-    /*kv_write*/ cu_kv_write,
-    /*attention*/ cu_attention,
-    /*swiglu*/ cu_swiglu,
-    /*geglu*/ cu_geglu,
-    /*add*/ cu_add,
-    /*mul*/ cu_mul,
-    /*scale*/ cu_scale,
-    /*softcap*/ cu_softcap,
-    /*softmax*/ cu_softmax,
-    /*gather_out*/ cu_gather_out,
-    /*kv_copy_block*/ cu_kv_copy_block,
+    /*rms_norm*/ bumped<cu_rms_norm>::call,
+    /*rope*/ bumped<cu_rope>::call,
+    /*kv_write*/ bumped<cu_kv_write>::call,
+    /*attention*/ bumped<cu_attention>::call,
+    /*swiglu*/ bumped<cu_swiglu>::call,
+    /*geglu*/ bumped<cu_geglu>::call,
+    /*add*/ bumped<cu_add>::call,
+    /*mul*/ bumped<cu_mul>::call,
+    /*scale*/ bumped<cu_scale>::call,
+    /*softcap*/ bumped<cu_softcap>::call,
+    /*softmax*/ bumped<cu_softmax>::call,
+    /*gather_out*/ bumped<cu_gather_out>::call,
+    /*kv_copy_block*/ bumped<cu_kv_copy_block>::call,
 };
 
 } // namespace

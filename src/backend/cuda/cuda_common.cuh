@@ -30,8 +30,9 @@ extern "C" {
 struct cu_tensor {
     be_tensor_info info;   // first: be_tensor_info_of reads it
     void *d;               // device memory: weights as GGUF stores them, activations F32
-    size_t row_bytes;      // bytes of one row of ne[0] values
+    size_t row_bytes;      // bytes of one GGUF row of ne[0] values
     bool weight;
+    bool packed;           // Q4_0 / Q8_0 in the packed layout of cuda_mmvq.cuh
 };
 
 struct cu_kv {
@@ -69,6 +70,16 @@ struct cu_backend {
     // Attention partial results of split contexts (fixed size, see cuda_attn.cu).
     float *attn_part;
     size_t attn_part_cap;  // floats
+    // Decode matmul on packed weights: x rounded to int8 (q8_x, q8_cap values)
+    // with (d, d * sum) per 32 values (q8_ds), kept while q8_src / q8_n / q8_k
+    // and q8_gen == op_gen say it still holds that x (cuda_mmvq.cu).
+    int8_t *q8_x;
+    float2 *q8_ds;
+    size_t q8_cap;
+    const float *q8_src;
+    int64_t q8_n, q8_k;
+    uint64_t q8_gen;
+    uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
     // Pinned host memory for be_read.
     float *h_read;
     size_t h_read_cap;     // floats
@@ -130,6 +141,16 @@ __device__ __forceinline__ float cu_bf16(uint16_t h)
 __device__ __forceinline__ uint16_t cu_u16(const uint8_t *p)
 {
     return *(const uint16_t *)p;
+}
+
+// 16 bytes of a stream read once (weights): not kept in L1.
+__device__ __forceinline__ uint4 cu_load_stream(const uint4 *p)
+{
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
 }
 
 __device__ __forceinline__ float cu_warp_sum(float v)

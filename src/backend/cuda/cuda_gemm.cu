@@ -14,6 +14,7 @@
 // m x n matrix C with ldc = m. So C = A^T B: transa = T, transb = N.
 #include "backend/cuda/cuda_gemm.cuh"
 #include "backend/cuda/cuda_mmv.cuh"
+#include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_ops.cuh"
 
 #include <cstdio>
@@ -66,8 +67,11 @@ void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *
     if (chunk > m) chunk = m;
     for (int64_t j0 = 0; j0 < m; j0 += chunk) {
         int64_t mc = m - j0 < chunk ? m - j0 : chunk;
-        cu_dequant_rows_f16(cb, W->info.type, (const uint8_t *)W->d + (size_t)j0 * W->row_bytes,
-                            W->row_bytes, mc, k, cb->gemm_w);
+        if (W->packed)
+            cu_pack_dequant_f16(cb, W, nullptr, j0, mc, cb->gemm_w);
+        else
+            cu_dequant_rows_f16(cb, W->info.type, (const uint8_t *)W->d + (size_t)j0 * W->row_bytes,
+                                W->row_bytes, mc, k, cb->gemm_w);
         blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)mc, (int)n, (int)k,
                                     &one, cb->gemm_w, CUDA_R_16F, (int)k, cb->gemm_x, CUDA_R_16F,
                                     (int)k, &zero, y + j0, CUDA_R_32F, (int)m, CUBLAS_COMPUTE_32F,
@@ -90,6 +94,7 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     if (n <= 0) return;
     const float *xf = (const float *)CU_CT(x)->d;
     float *yf = (float *)CU_CT(out)->d;
+    if (cb->q8_src == yf) cb->q8_src = nullptr; // the int8 copy of x it held is stale
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
     if (n < CU_GEMM_MIN_N) {
         cu_mmv(cb, W, xf, n, yf, bf);

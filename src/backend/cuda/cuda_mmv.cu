@@ -13,11 +13,13 @@
 // The weight is the only large stream, so this kernel is bound by how fast it
 // reads it (weight bytes / memory bandwidth per call).
 #include "backend/cuda/cuda_mmv.cuh"
+#include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
 namespace {
 
 constexpr int WARPS = 4;
+constexpr int UNR = 4; // float weights: 16-byte loads in flight per lane
 
 template <int NR>
 __device__ __forceinline__ void finish(float (&acc)[NR], int64_t row, int64_t m, float *y,
@@ -81,32 +83,43 @@ mmv_float_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t k, int
     if constexpr (VEC) {
         constexpr int VE = T == QT_F32 ? 4 : 8; // values per 16 bytes
         const uint4 *wv = (const uint4 *)wr;
-        for (int64_t c = lane; c < k / VE; c += 32) {
-            uint4 q = wv[c];
-            float v[VE];
-            if constexpr (T == QT_F32) {
-                v[0] = __uint_as_float(q.x); v[1] = __uint_as_float(q.y);
-                v[2] = __uint_as_float(q.z); v[3] = __uint_as_float(q.w);
-            } else {
-                uint32_t ws[4] = {q.x, q.y, q.z, q.w};
+        const int64_t nc = k / VE;
+        // UNR 16-byte loads a lane in flight before any is used
+        for (int64_t c0 = lane; c0 < nc; c0 += 32 * UNR) {
+            uint4 qs[UNR];
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    uint16_t lo = (uint16_t)(ws[e] & 0xffff), hi = (uint16_t)(ws[e] >> 16);
-                    v[2 * e] = T == QT_F16 ? cu_f16(lo) : cu_bf16(lo);
-                    v[2 * e + 1] = T == QT_F16 ? cu_f16(hi) : cu_bf16(hi);
+            for (int i = 0; i < UNR; i++)
+                if (c0 + 32 * i < nc) qs[i] = cu_load_stream(wv + c0 + 32 * i);
+#pragma unroll
+            for (int i = 0; i < UNR; i++) {
+                const int64_t c = c0 + 32 * i;
+                if (c >= nc) break;
+                const uint4 q = qs[i];
+                float v[VE];
+                if constexpr (T == QT_F32) {
+                    v[0] = __uint_as_float(q.x); v[1] = __uint_as_float(q.y);
+                    v[2] = __uint_as_float(q.z); v[3] = __uint_as_float(q.w);
+                } else {
+                    uint32_t ws[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        uint16_t lo = (uint16_t)(ws[e] & 0xffff), hi = (uint16_t)(ws[e] >> 16);
+                        v[2 * e] = T == QT_F16 ? cu_f16(lo) : cu_bf16(lo);
+                        v[2 * e + 1] = T == QT_F16 ? cu_f16(hi) : cu_bf16(hi);
+                    }
                 }
-            }
 #pragma unroll
-            for (int r = 0; r < NR; r++) {
-                const float4 *xr = (const float4 *)(x + r * k + VE * c);
-                float s = 0.0f;
+                for (int r = 0; r < NR; r++) {
+                    const float4 *xr = (const float4 *)(x + r * k + VE * c);
+                    float s = 0.0f;
 #pragma unroll
-                for (int q4 = 0; q4 < VE / 4; q4++) {
-                    float4 xv = __ldg(xr + q4);
-                    s += v[4 * q4] * xv.x + v[4 * q4 + 1] * xv.y + v[4 * q4 + 2] * xv.z +
-                         v[4 * q4 + 3] * xv.w;
+                    for (int q4 = 0; q4 < VE / 4; q4++) {
+                        float4 xv = __ldg(xr + q4);
+                        s += v[4 * q4] * xv.x + v[4 * q4 + 1] * xv.y + v[4 * q4 + 2] * xv.z +
+                             v[4 * q4 + 3] * xv.w;
+                    }
+                    acc[r] += s;
                 }
-                acc[r] += s;
             }
         }
     } else {
@@ -155,6 +168,10 @@ struct mmv_launch {
 void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
             const float *bias)
 {
+    if (w->packed) {
+        cu_mmvq(cb, w, x, n, y, bias);
+        return;
+    }
     int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w);
     for (int64_t i = 0; i < n;) {
         int64_t left = n - i;

@@ -7,6 +7,7 @@
 // block of 256 threads per row (or per norm group), reducing through warp
 // shuffles and one shared array of 8 partials.
 #include "backend/cuda/cuda_ops.cuh"
+#include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
 #include <cmath>
@@ -216,6 +217,10 @@ void cu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_t n)
     INF_ASSERT(!CU_CT(out)->weight && CU_CT(out)->info.ne[0] == d);
     INF_ASSERT(n <= cb->batch.n && n <= cu_rows(out));
     if (n <= 0) return;
+    if (W->packed) {
+        cu_pack_dequant_f32(cb, W, cb->batch.token, 0, n, fptr(out));
+        return;
+    }
     CU_DISPATCH_QUANT(W->info.type, deq_rows, cb->stream, (const uint8_t *)W->d, W->row_bytes,
                       (const int32_t *)cb->batch.token, n, d, fptr(out));
     cu_check_launch(cb, "embed");

@@ -7,7 +7,8 @@
  *    path), then 12 greedy decode steps (the fused kernels), fed the same
  *    tokens on both sides; the logits of every step agree with the ref
  *    backend's within max|diff| <= tol * max|logit| (tol 2e-2 after the f16
- *    prefill, 2e-3 for decode steps of F32 models, 1e-2 of quantized ones).
+ *    prefill, 2e-3 for decode steps of F32 models, 1e-2 of quantized ones,
+ *    4e-2 of Q4_0 / Q8_0 ones, whose decode rounds activations to int8).
  * 2. stories260K (../shared/testdata/models/stories260K.gguf, or
  *    $INFERD_SOURCE_DIR/.devdata/stories260K.gguf): 48 greedy tokens on cuda
  *    equal those of the cpu backend. */
@@ -122,7 +123,10 @@ static void check_synth(arch_id arch, const char *preset, uint32_t type)
             if (d > worst) worst = d;
             agree += argmax(lr, nv) == argmax(lg, nv);
         }
-        double tol = quant ? 1e-2 : 2e-3;
+        /* Q4_0 / Q8_0 decode rounds x to int8 per 32 values (cuda_mmvq.cu), as
+         * llama.cpp's decode does: ~2.5e-2 of max seen on these small models */
+        bool q8x = type == QT_Q4_0 || type == QT_Q8_0;
+        double tol = q8x ? 4e-2 : quant ? 1e-2 : 2e-3;
         CHECK_MSG(worst <= tol, "%s %s %s: decode logits differ by %.3g of max (tol %.1g)",
                   arch_name(arch), preset, quant_type_name(type), worst, tol);
         printf("%-7s %-5s %-5s prefill %.2e decode %.2e (of max |logit|), argmax agrees %d/13\n",

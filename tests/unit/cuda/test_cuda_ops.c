@@ -3,7 +3,9 @@
  *
  * Tolerances, as a bound on |cuda - ref| per value:
  *   matmul, decode path (n < CU_GEMM_MIN_N = 9): float accumulation order,
- *     1e-5 * sum|w x| + 1e-6;
+ *     1e-5 * sum|w x| + 1e-6; Q4_0 and Q8_0 round x to int8 with one scale
+ *     d = amax / 127 per 32 values (cuda_mmvq.cu), which moves each x by at
+ *     most d / 2, so their bound adds sum over blocks of d / 2 * sum|w|;
  *   matmul, prefill path (n >= 9, cuBLAS on f16): x and the dequantized weight
  *     are rounded to f16 (relative 2^-11 each), so 1.5e-3 * sum|w x| + 1e-5;
  *     F32 weights stay f32: 1e-5 * sum|w x|;
@@ -168,6 +170,16 @@ static void check_matmul(int ti, int64_t m, int64_t k, int n, bool bias)
             double mag = 0;
             for (int64_t c = 0; c < k; c++) mag += fabs((double)wd[c] * xv[(int64_t)i * k + c]);
             tol[i * m + j] = rel * mag + abs0;
+            if (!gemm && (type == QT_Q4_0 || type == QT_Q8_0))
+                for (int64_t b = 0; b < k / 32; b++) {
+                    double amax = 0, wsum = 0;
+                    for (int64_t c = 32 * b; c < 32 * b + 32; c++) {
+                        double a = fabs((double)xv[(int64_t)i * k + c]);
+                        if (a > amax) amax = a;
+                        wsum += fabs((double)wd[c]);
+                    }
+                    tol[i * m + j] += 1.01 * amax / 254.0 * wsum;
+                }
         }
     }
     char what[96];

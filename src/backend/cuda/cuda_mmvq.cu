@@ -1,0 +1,258 @@
+// cuda_mmvq.cu: the decode matmul y = x W^T (+ bias) on packed Q4_0 / Q8_0
+// weights (layout in cuda_mmvq.cuh), the packing itself, and dequantization of
+// packed rows (embed, prefill matmul). Reference: ref_matmul (ref_ops.c);
+// test_cuda_ops compares every format, with the error bound that rounding x to
+// int8 adds (see the test's header).
+//
+// Why int8 activations: with f32 activations a Q4_0 value costs ~6 instructions
+// (unpack, convert, scale, load x, fma), which at 3 TB/s of weights (6e12
+// values/s) is more than the SMs issue. x is quantized once per step and x
+// (q8_x_kernel: one warp per 32 values, d = amax / 127, s = d * sum(q)), then a
+// block of 32 values is 8 dp4a + 8 masks/shifts (Q4_0) or 8 dp4a (Q8_0):
+//   Q4_0: sum_c d_w (q_c - 8) d_x p_c = d_w (d_x sum q_c p_c - 8 s_x)
+//   Q8_0: sum_c d_w q_c d_x p_c       = d_w d_x sum q_c p_c
+//
+// Blocking: one warp per output feature, 4 warps a block. A "unit" is 16 bytes
+// of quants (a Q4_0 block, half a Q8_0 block); lane l takes units l, l + 32, ...,
+// so each warp load is 512 contiguous bytes, and UNR units are loaded before any
+// is used (a 4096-wide Q4_0 row is exactly 4 units a lane: all in flight). The
+// weight stream bypasses L1 (ld.global.nc.L1::no_allocate); x's int8 rows are
+// shared by every warp and stay in L1 / L2.
+#include "backend/cuda/cuda_mmvq.cuh"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+constexpr int WARPS = 4;
+constexpr int UNR = 4;
+
+// x (rows of k, k % 32 == 0, cnt = values / 32 blocks) -> int8 q, (d, d * sum q).
+__global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t *__restrict__ q,
+                            float2 *__restrict__ ds)
+{
+    int64_t b = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    if (b >= blocks) return;
+    int lane = threadIdx.x % 32;
+    float v = x[32 * b + lane];
+    float amax = cu_warp_max(fabsf(v));
+    float d = amax / 127.0f;
+    int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
+    q[32 * b + lane] = (int8_t)qi;
+    int sum = __reduce_add_sync(0xffffffffu, qi);
+    if (lane == 0) ds[b] = make_float2(d, d * (float)sum);
+}
+
+template <int T, int NR>
+__global__ void __launch_bounds__(WARPS * 32)
+mmvq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_t nb, int64_t m,
+            const int8_t *__restrict__ xq, const float2 *__restrict__ xds, float *__restrict__ y,
+            const float *__restrict__ bias)
+{
+    constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
+    constexpr int UPB = QB / 16;                // units a block
+    int64_t row = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
+    if (row >= m) return;
+    int lane = threadIdx.x % 32;
+    const uint4 *wq = (const uint4 *)(qs + (size_t)row * nb * QB);
+    const __half *ws = sc + row * nb;
+    int64_t units = nb * UPB, k = nb * 32;
+    float acc[NR];
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[r] = 0.0f;
+    for (int64_t u0 = lane; u0 < units; u0 += 32 * UNR) {
+        uint4 q[UNR];
+        float dw[UNR];
+#pragma unroll
+        for (int i = 0; i < UNR; i++) {
+            int64_t u = u0 + 32 * i;
+            if (u < units) {
+                q[i] = cu_load_stream(wq + u);
+                dw[i] = __half2float(ws[u / UPB]);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < UNR; i++) {
+            int64_t u = u0 + 32 * i;
+            if (u >= units) break;
+            int64_t b = u / UPB;
+#pragma unroll
+            for (int r = 0; r < NR; r++) {
+                const int4 *xb = (const int4 *)(xq + r * k + 32 * b);
+                float2 d2 = __ldg(xds + r * nb + b);
+                int s;
+                if constexpr (T == QT_Q4_0) {
+                    int4 x0 = __ldg(xb), x1 = __ldg(xb + 1);
+                    const uint32_t m4 = 0x0f0f0f0fu;
+                    s = __dp4a((int)(q[i].x & m4), x0.x, 0);
+                    s = __dp4a((int)(q[i].y & m4), x0.y, s);
+                    s = __dp4a((int)(q[i].z & m4), x0.z, s);
+                    s = __dp4a((int)(q[i].w & m4), x0.w, s);
+                    s = __dp4a((int)((q[i].x >> 4) & m4), x1.x, s);
+                    s = __dp4a((int)((q[i].y >> 4) & m4), x1.y, s);
+                    s = __dp4a((int)((q[i].z >> 4) & m4), x1.z, s);
+                    s = __dp4a((int)((q[i].w >> 4) & m4), x1.w, s);
+                    acc[r] += dw[i] * (d2.x * (float)s - 8.0f * d2.y);
+                } else {
+                    int4 x0 = __ldg(xb + (u % UPB));
+                    s = __dp4a((int)q[i].x, x0.x, 0);
+                    s = __dp4a((int)q[i].y, x0.y, s);
+                    s = __dp4a((int)q[i].z, x0.z, s);
+                    s = __dp4a((int)q[i].w, x0.w, s);
+                    acc[r] += dw[i] * d2.x * (float)s;
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < NR; r++) acc[r] = cu_warp_sum(acc[r]);
+    if (lane == 0) {
+        float bv = bias ? bias[row] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < NR; r++) y[r * m + row] = acc[r] + bv;
+    }
+}
+
+template <int T, int NR>
+void launch(cu_backend *cb, const cu_tensor *W, const int8_t *xq, const float2 *xds, float *y,
+            const float *bias)
+{
+    int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W), nb = k / 32;
+    const uint8_t *qs = (const uint8_t *)W->d;
+    const __half *sc = (const __half *)(qs + (size_t)m * nb * (T == QT_Q4_0 ? 16 : 32));
+    mmvq_kernel<T, NR><<<cu_blocks(m, WARPS), WARPS * 32, 0, cb->stream>>>(qs, sc, nb, m, xq, xds,
+                                                                          y, bias);
+}
+
+template <int T>
+void launch_nr(cu_backend *cb, const cu_tensor *W, int nr, const int8_t *xq, const float2 *xds,
+               float *y, const float *bias)
+{
+    switch (nr) {
+    case 1: launch<T, 1>(cb, W, xq, xds, y, bias); break;
+    case 2: launch<T, 2>(cb, W, xq, xds, y, bias); break;
+    case 4: launch<T, 4>(cb, W, xq, xds, y, bias); break;
+    default: launch<T, 8>(cb, W, xq, xds, y, bias); break;
+    }
+}
+
+// dst row i = packed row (idx ? idx[i] : row0 + i); 4 threads per block of 32
+// values, each 8 of them (Q4_0: 4p..4p+3 and 16+4p..16+4p+3; Q8_0: 8p..8p+7).
+__device__ __forceinline__ void put(float *p, float v) { *p = v; }
+__device__ __forceinline__ void put(__half *p, float v) { *p = __float2half_rn(v); }
+
+template <int T, typename O>
+__global__ void deq_packed_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc,
+                                  int64_t nb, const int32_t *__restrict__ idx, int64_t row0,
+                                  O *__restrict__ dst)
+{
+    constexpr int QB = T == QT_Q4_0 ? 16 : 32;
+    int64_t i = blockIdx.y;
+    int64_t r = idx ? idx[i] : row0 + i;
+    int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int64_t b = t / 4;
+    int p = (int)(t % 4);
+    if (b >= nb) return;
+    const uint8_t *q = qs + ((size_t)r * nb + b) * QB;
+    float d = __half2float(sc[r * nb + b]);
+    O *o = dst + i * nb * 32 + 32 * b;
+    if constexpr (T == QT_Q4_0) {
+        uint32_t w = *(const uint32_t *)(q + 4 * p);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            uint32_t v = (w >> (8 * e)) & 255;
+            put(o + 4 * p + e, d * (float)((int)(v & 15) - 8));
+            put(o + 16 + 4 * p + e, d * (float)((int)(v >> 4) - 8));
+        }
+    } else {
+        uint2 w = *(const uint2 *)(q + 8 * p);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            put(o + 8 * p + e, d * (float)(int8_t)((w.x >> (8 * e)) & 255));
+            put(o + 8 * p + 4 + e, d * (float)(int8_t)((w.y >> (8 * e)) & 255));
+        }
+    }
+}
+
+template <typename O>
+void dequant(cu_backend *cb, const cu_tensor *W, const int32_t *idx, int64_t row0, int64_t n_rows,
+             O *dst)
+{
+    if (n_rows <= 0) return;
+    int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W), nb = k / 32;
+    uint32_t t = W->info.type;
+    const uint8_t *qs = (const uint8_t *)W->d;
+    const __half *sc = (const __half *)(qs + (size_t)m * nb * cu_pack_qb(t));
+    dim3 grid(cu_blocks(nb * 4, 128), (unsigned)n_rows);
+    if (t == QT_Q4_0)
+        deq_packed_kernel<QT_Q4_0, O><<<grid, 128, 0, cb->stream>>>(qs, sc, nb, idx, row0, dst);
+    else
+        deq_packed_kernel<QT_Q8_0, O><<<grid, 128, 0, cb->stream>>>(qs, sc, nb, idx, row0, dst);
+    cu_check_launch(cb, "dequantize (packed)");
+}
+
+} // namespace
+
+void cu_pack_host(uint32_t type, const uint8_t *src, size_t rows, int64_t k, uint8_t *dst)
+{
+    size_t nb = (size_t)k / 32, qb = cu_pack_qb(type), bb = qb + 2, total = rows * nb;
+    uint8_t *sc = dst + total * qb;
+    for (size_t i = 0; i < total; i++) {
+        memcpy(dst + i * qb, src + i * bb + 2, qb);
+        memcpy(sc + 2 * i, src + i * bb, 2);
+    }
+}
+
+void cu_unpack_host(uint32_t type, const uint8_t *src, size_t rows, int64_t k, int64_t row0,
+                    int64_t n_rows, uint8_t *dst)
+{
+    size_t nb = (size_t)k / 32, qb = cu_pack_qb(type), bb = qb + 2;
+    const uint8_t *sc = src + rows * nb * qb;
+    for (size_t i = (size_t)row0 * nb, o = 0; i < (size_t)(row0 + n_rows) * nb; i++, o++) {
+        memcpy(dst + o * bb, sc + 2 * i, 2);
+        memcpy(dst + o * bb + 2, src + i * qb, qb);
+    }
+}
+
+void cu_pack_dequant_f32(cu_backend *cb, const cu_tensor *w, const int32_t *idx, int64_t row0,
+                         int64_t n_rows, float *dst)
+{
+    dequant(cb, w, idx, row0, n_rows, dst);
+}
+
+void cu_pack_dequant_f16(cu_backend *cb, const cu_tensor *w, const int32_t *idx, int64_t row0,
+                         int64_t n_rows, __half *dst)
+{
+    dequant(cb, w, idx, row0, n_rows, dst);
+}
+
+void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+             const float *bias)
+{
+    int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w), nb = k / 32;
+    INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->q8_cap);
+    // x is quantized once until an op other than matmul runs (q, k, v and
+    // gate, up share their input): cb->op_gen counts those ops.
+    if (cb->q8_src != x || cb->q8_n < n || cb->q8_k != k || cb->q8_gen != cb->op_gen) {
+        int64_t blocks = n * nb;
+        q8_x_kernel<<<cu_blocks(blocks, 8), 256, 0, cb->stream>>>(x, blocks, cb->q8_x, cb->q8_ds);
+        cu_check_launch(cb, "matmul (decode): x to int8");
+        cb->q8_src = x;
+        cb->q8_n = n;
+        cb->q8_k = k;
+        cb->q8_gen = cb->op_gen;
+    }
+    for (int64_t i = 0; i < n;) {
+        int64_t left = n - i;
+        int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        const int8_t *xq = cb->q8_x + i * k;
+        const float2 *xds = cb->q8_ds + i * nb;
+        if (w->info.type == QT_Q4_0)
+            launch_nr<QT_Q4_0>(cb, w, nr, xq, xds, y + i * m, bias);
+        else
+            launch_nr<QT_Q8_0>(cb, w, nr, xq, xds, y + i * m, bias);
+        cu_check_launch(cb, "matmul (decode, packed)");
+        i += nr;
+    }
+}

@@ -1,0 +1,51 @@
+// cuda_mmvq.cuh: Q4_0 / Q8_0 weights repacked at upload for the decode matmul,
+// and the matmul on them with activations quantized to int8 (cuda_mmvq.cu).
+//
+// Packed layout of a weight of `rows` rows of k values (nb = k / 32 blocks a
+// row), one device allocation:
+//   qs      (rows, nb, QB) bytes: the quants of block b of row r at
+//           qs + (r * nb + b) * QB, QB = 16 (Q4_0: byte j holds values j and
+//           j + 16 in its low and high nibble, as in GGUF) or 32 (Q8_0);
+//           every block starts on a 16-byte boundary
+//   scales  (rows, nb) f16 right after qs (the block's d)
+// The GGUF blocks interleave a 2-byte scale with the quants (18 / 34 bytes), so
+// no 16-byte load of them is aligned; this layout gives whole-block 16-byte loads.
+#ifndef INFERD_CUDA_MMVQ_CUH
+#define INFERD_CUDA_MMVQ_CUH
+
+#include "backend/cuda/cuda_common.cuh"
+
+// Whether weights of this type are kept packed.
+static inline bool cu_pack_type(uint32_t t)
+{
+    return t == QT_Q4_0 || t == QT_Q8_0;
+}
+
+// Quant bytes per 32-value block in the packed layout.
+static inline size_t cu_pack_qb(uint32_t t)
+{
+    return t == QT_Q4_0 ? 16 : 32;
+}
+
+// GGUF rows -> packed layout (host memory, dst of the same size as src).
+void cu_pack_host(uint32_t type, const uint8_t *src, size_t rows, int64_t k, uint8_t *dst);
+
+// Rows [row0, row0 + n_rows) of a packed tensor whose whole packed bytes are in
+// src (host) -> GGUF rows in dst.
+void cu_unpack_host(uint32_t type, const uint8_t *src, size_t rows, int64_t k, int64_t row0,
+                    int64_t n_rows, uint8_t *dst);
+
+// Dequantizes rows of a packed weight on the stream: dst row i = weight row
+// (idx ? idx[i] : row0 + i), i < n_rows, k values each (F32 or F16).
+void cu_pack_dequant_f32(cu_backend *cb, const cu_tensor *w, const int32_t *idx, int64_t row0,
+                         int64_t n_rows, float *dst);
+void cu_pack_dequant_f16(cu_backend *cb, const cu_tensor *w, const int32_t *idx, int64_t row0,
+                         int64_t n_rows, __half *dst);
+
+// y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1),
+// w packed: x is rounded to int8 with one scale per 32 values (once per x and
+// step, cb->q8_*), then integer dot products (dp4a) per block.
+void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+             const float *bias);
+
+#endif
