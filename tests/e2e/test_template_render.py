@@ -11,6 +11,7 @@ SmolLM2 GGUF. The Gemma 3 GGUF of this project carries no chat template (that
 test says so rather than passing silently).
 """
 import datetime as dt
+import functools
 import json
 import os
 import pathlib
@@ -295,27 +296,32 @@ def render_py(src, conv):
         ctu.datetime = saved
 
 
-def render_c(tool, tmp_path, src, conv, chat=True):
-    """(returncode, stdout bytes, stderr text) from tests/tools/tmpl_render."""
-    tfile = tmp_path / "template.jinja"
-    cfile = tmp_path / "context.json"
+def render_c_batch(tool, workdir, src, convs):
+    """[(status, bytes)] from one run of tests/tools/tmpl_render --chat --batch:
+    status 0 rendered (bytes: the text), 1 render error, 2 compile error (bytes:
+    the message)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    tfile, cfile = workdir / "template.jinja", workdir / "contexts.json"
     tfile.write_text(src, encoding="utf-8")
-    ctx = dict(conv)
-    if chat:
-        ctx.update(SPECIAL_TOKENS)
-    cfile.write_text(json.dumps(ctx, ensure_ascii=False), encoding="utf-8")
-    args = [str(tool("tmpl_render"))] + (["--chat"] if chat else []) + ["--now", str(NOW), str(tfile),
-                                                                        str(cfile)]
-    cp = subprocess.run(args, capture_output=True, timeout=60,
-                        env={**os.environ, "TZ": os.environ.get("TZ", "UTC")})
-    return cp.returncode, cp.stdout, cp.stderr.decode("utf-8", "replace")
+    cfile.write_text(json.dumps([{**c, **SPECIAL_TOKENS} for c in convs], ensure_ascii=False), encoding="utf-8")
+    cp = subprocess.run([str(tool("tmpl_render")), "--chat", "--batch", "--now", str(NOW), str(tfile), str(cfile)],
+                        capture_output=True, timeout=300, env={**os.environ, "TZ": os.environ.get("TZ", "UTC")})
+    assert cp.returncode == 0, cp.stderr.decode("utf-8", "replace")
+    out, pos, results = cp.stdout, 0, []
+    while pos < len(out):
+        nl = out.index(b"\n", pos)
+        status, n = map(int, out[pos:nl].split())
+        results.append((status, out[nl + 1:nl + 1 + n]))
+        pos = nl + 1 + n + 1
+    assert len(results) == len(convs)
+    return results
 
 
-def assert_same(tool, tmp_path, src, conv, what):
+def assert_same(src, conv, c_result, what):
     ok, expected = render_py(src, conv)
-    rc, got, err = render_c(tool, tmp_path, src, conv)
+    status, got = c_result
     if ok:
-        assert rc == 0, f"{what}: jinja2 renders but inferd fails: {err}"
+        assert status == 0, f"{what}: jinja2 renders but inferd fails: {got.decode('utf-8', 'replace')}"
         exp = expected.encode("utf-8")
         if got != exp:
             # Show where they part, not two walls of text.
@@ -324,7 +330,24 @@ def assert_same(tool, tmp_path, src, conv, what):
                                  f"  jinja2: {exp[max(0, i - 60):i + 60]!r}\n"
                                  f"  inferd: {got[max(0, i - 60):i + 60]!r}")
     else:
-        assert rc == 1, f"{what}: jinja2 fails ({expected}) but inferd exits {rc}: {got[:200]!r} {err}"
+        assert status == 1, f"{what}: jinja2 fails ({expected}) but inferd gives status {status}: {got[:200]!r}"
+
+
+# One tool run per template renders every named conversation; the tests read it.
+_BATCH = {}
+
+
+def c_result(tool, workdir, key, src, conv_name):
+    if key not in _BATCH:
+        names = sorted(CONVERSATIONS)
+        _BATCH[key] = dict(zip(names, render_c_batch(tool, workdir / key.replace("/", "_"), src,
+                                                     [CONVERSATIONS[n] for n in names])))
+    return _BATCH[key][conv_name]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("tmpl_render")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -344,11 +367,12 @@ def _utc():
 
 @pytest.mark.parametrize("conv_name", sorted(CONVERSATIONS))
 @pytest.mark.parametrize("template_name", TEMPLATE_FILES)
-def test_testdata_template_matches_jinja2(tool, tmp_path, testdata, template_name, conv_name):
+def test_testdata_template_matches_jinja2(tool, workdir, testdata, template_name, conv_name):
     path = testdata / "templates" / template_name
     assert path.exists(), f"{path} missing from the test data"
     src = path.read_text(encoding="utf-8")
-    assert_same(tool, tmp_path, src, CONVERSATIONS[conv_name], f"{template_name} / {conv_name}")
+    assert_same(src, CONVERSATIONS[conv_name], c_result(tool, workdir, template_name, src, conv_name),
+                f"{template_name} / {conv_name}")
 
 
 # ---- seeded random conversations -------------------------------------------------
@@ -421,6 +445,7 @@ def test_testdata_template_random_conversations(tool, tmp_path, testdata, templa
     import random
     src = (testdata / "templates" / template_name).read_text(encoding="utf-8")
     rng = random.Random(template_name)  # the same conversations on every run
+    convs = []
     for i in range(40):
         conv = random_conversation(rng)
         # Steer half of them into what these two templates accept, so that most
@@ -431,7 +456,9 @@ def test_testdata_template_random_conversations(tool, tmp_path, testdata, templa
             conv["messages"] = [m for m in conv["messages"] if m["role"] in ("user", "assistant")]
             conv["messages"] = [{"role": ("user", "assistant")[k % 2], "content": m["content"]}
                                 for k, m in enumerate(conv["messages"])]
-        assert_same(tool, tmp_path, src, conv, f"{template_name} / random #{i}")
+        convs.append(conv)
+    for i, (conv, res) in enumerate(zip(convs, render_c_batch(tool, tmp_path, src, convs))):
+        assert_same(src, conv, res, f"{template_name} / random #{i}")
 
 
 def test_every_testdata_template_is_listed(testdata):
@@ -440,7 +467,9 @@ def test_every_testdata_template_is_listed(testdata):
     assert present == sorted(TEMPLATE_FILES)
 
 
+@functools.lru_cache(maxsize=None)
 def _gguf_template(path):
+    # Reading a GGUF's metadata takes seconds: once per file.
     gguf = pytest.importorskip("gguf")
     r = gguf.GGUFReader(str(path))
     f = r.fields.get("tokenizer.chat_template")
@@ -450,10 +479,11 @@ def _gguf_template(path):
 
 
 @pytest.mark.parametrize("conv_name", sorted(CONVERSATIONS))
-def test_smollm2_gguf_template_matches_jinja2(tool, tmp_path, smollm2, conv_name):
+def test_smollm2_gguf_template_matches_jinja2(tool, workdir, smollm2, conv_name):
     src = _gguf_template(smollm2)
     assert src, "SmolLM2 GGUF has no tokenizer.chat_template"
-    assert_same(tool, tmp_path, src, CONVERSATIONS[conv_name], f"SmolLM2 / {conv_name}")
+    assert_same(src, CONVERSATIONS[conv_name], c_result(tool, workdir, "smollm2", src, conv_name),
+                f"SmolLM2 / {conv_name}")
 
 
 def test_gemma3_gguf_template(tool, tmp_path, gemma3):
@@ -461,5 +491,6 @@ def test_gemma3_gguf_template(tool, tmp_path, gemma3):
     if src is None:
         pytest.skip("gemma-3-270m-q4_k_m.gguf carries no tokenizer.chat_template key "
                     "(nothing to render; Gemma 2's template is covered from the test data)")
-    for name, conv in sorted(CONVERSATIONS.items()):
-        assert_same(tool, tmp_path, src, conv, f"Gemma 3 / {name}")
+    names = sorted(CONVERSATIONS)
+    for name, res in zip(names, render_c_batch(tool, tmp_path, src, [CONVERSATIONS[n] for n in names])):
+        assert_same(src, CONVERSATIONS[name], res, f"Gemma 3 / {name}")
