@@ -23,7 +23,7 @@ static int ref_create(int n_threads, be_backend **out, inf_error *err)
     return be_ref_create(out, err);
 }
 
-/* First entry = the default. */
+/* The default is "auto" (be_default_name). */
 static const be_entry entries[] = {
     {"ref", ref_create},
     {"cpu", be_cpu_create},
@@ -39,15 +39,13 @@ static const char *auto_name(void)
     char why[256] = "";
     if (cuda_probe_devices(why, sizeof why) > 0) return "cuda";
     fprintf(stderr, "inferd: %s; using the cpu backend\n", why);
-#else
-    fprintf(stderr, "inferd: this build has no CUDA backend; using the cpu backend\n");
 #endif
     return "cpu";
 }
 
 const char *be_default_name(void)
 {
-    return entries[0].name;
+    return "auto";
 }
 
 int be_create(const char *name, int n_threads, be_backend **out, inf_error *err)

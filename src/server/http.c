@@ -403,7 +403,10 @@ int srv_start(const srv_config *c, srv **out, inf_error *err)
                               MHD_OPTION_NOTIFY_COMPLETED, conn_done, s,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->timeout_s,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+                              MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                              /* Bursts of clients (a 64-way benchmark) must not see
+                               * connect retries. */
+                              MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!s->mhd) {
         metrics_destroy(&s->metrics);
         free(s);

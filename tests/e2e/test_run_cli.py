@@ -130,7 +130,13 @@ def test_bench_model(inferd_bin, synth_models):
     assert "| pp16 |" in cp.stdout and "tg" not in cp.stdout.split("\n", 2)[2]
 
 
-def test_smollm2_chat_answers(inferd_bin, smollm2):
-    out = run_json(inferd_bin, smollm2, "What is the capital of France?", "--chat", "--temp", "0",
-                   "-n", "8")
+def test_smollm2_answers(inferd_bin, smollm2):
+    # Greedy on the Q4_1 file: llama.cpp continues this prompt with " Paris." too
+    # (tests/golden/llamacpp-smollm2-greedy.json). Asked as a chat, this small model
+    # answers "L'Étoile, ..." in llama.cpp and inferd alike, so the chat form is
+    # checked only for running, not for its answer.
+    out = run_json(inferd_bin, smollm2, "The capital of France is", "--temp", "0", "-n", "4")
     assert "Paris" in out["text"]
+    chat = run_json(inferd_bin, smollm2, "What is the capital of France?", "--chat", "--temp", "0",
+                    "-n", "8")
+    assert chat["ids"] and len(chat["prompt_ids"]) > 8
