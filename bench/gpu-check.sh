@@ -8,6 +8,8 @@
 #      "llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"),
 #      `inferd bench-model --backend cuda` on each;
 #      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
+#   then Nsight Compute over one 8B Q4_0 decode token (GPU_CHECK_NCU=0 skips;
+#      GPU_CHECK_NCU_SKIP / _COUNT: launches to skip, then to profile: one token);
 #   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
 #      bandwidth for decode) in OUTDIR.
 # Each step has its own time limit, so the summary is written whatever happens.
