@@ -35,10 +35,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#files[@]} -gt 0 ] || { echo "usage: $0 [-t T] [-r R] [-p N] [-n N] [--cputime] FILE..." >&2; exit 2; }
 
+tfile=$(mktemp)
+trap 'rm -f "$tfile"' EXIT
 cpu_s() { # command... -> CPU seconds (user + sys) of the command
-    local t
-    t=$( { /usr/bin/time -f "%U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    echo "$t" | awk '{print $1 + $2}'
+    /usr/bin/time -o "$tfile" -f "%U %S" "$@" >/dev/null 2>&1
+    awk '{print $1 + $2}' "$tfile"
 }
 
 echo "| file | test | threads | inferd | llama.cpp | ratio |"
