@@ -70,6 +70,9 @@ GEMM_FLOAT_DEFINE(gemm_f32, 0)
 GEMM_FLOAT_DEFINE(gemm_f16, 1)
 GEMM_FLOAT_DEFINE(gemm_bf16, 2)
 
+/* One block of 32 per step. The two half sums come out of one reduction:
+ * both halves are folded to 8 lanes, placed side by side in one zmm and
+ * reduced within each 256-bit half, so lane 0 holds s0 and lane 8 holds s1. */
 static void quantize_q8a_avx512(const float *x, kref_q8a *y, int64_t k)
 {
     for (int64_t b = 0; b < k / KREF_GROUP; b++, x += KREF_GROUP) {
@@ -81,7 +84,14 @@ static void quantize_q8a_avx512(const float *x, kref_q8a *y, int64_t k)
         __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
         _mm_storeu_si128((__m128i *)y[b].qs, _mm512_cvtsepi32_epi8(q0));
         _mm_storeu_si128((__m128i *)(y[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
-        int s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+        __m256i a = _mm256_add_epi32(_mm512_castsi512_si256(q0), _mm512_extracti64x4_epi64(q0, 1));
+        __m256i c = _mm256_add_epi32(_mm512_castsi512_si256(q1), _mm512_extracti64x4_epi64(q1, 1));
+        __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
+        t = _mm512_add_epi32(t, _mm512_shuffle_i32x4(t, t, _MM_SHUFFLE(2, 3, 0, 1)));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0x4e));
+        t = _mm512_add_epi32(t, _mm512_shuffle_epi32(t, (_MM_PERM_ENUM)0xb1));
+        int s0 = _mm_cvtsi128_si32(_mm512_castsi512_si128(t));
+        int s1 = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(t, 2));
         float d = amax / 127.0f;
         y[b].d = d;
         y[b].s16[0] = d * (float)s0;
