@@ -3,6 +3,8 @@
 # vocabularies, same ~10 MB English + code + Korean corpus.
 #
 #   bench/tokenize_bench.sh [BUILD_DIR]        (default build/release)
+#   env PEER_RUNS (default 3): llama-tokenize runs per vocabulary, best kept
+#   (its Gemma run takes minutes: PEER_RUNS=1 there)
 #
 # inferd: bench/tokenize_bench.c (the library, one call over the whole text; wall
 # and thread CPU time). llama.cpp: `llama-tokenize -f CORPUS --ids --no-bos
@@ -41,15 +43,15 @@ for m in SmolLM2-135M-Instruct.Q4_1 gemma-3-270m-q4_k_m; do
     if [ -x "$PEER" ]; then
         ARGS=(--ids --no-bos --no-parse-special --no-escape --log-disable)
         loads=(); totals=()
-        for _ in 1 2 3; do
+        for _ in $(seq "${PEER_RUNS:-3}"); do
             loads+=("$(cpu_of "$TMP/tiny.ids" "$PEER" -m "$MODEL" -f "$TMP/tiny.txt" "${ARGS[@]}")")
             totals+=("$(cpu_of "$TMP/peer.ids" "$PEER" -m "$MODEL" -f "$CORPUS" "${ARGS[@]}")")
         done
-        printf '%s\n' "${loads[@]}" "-" "${totals[@]}" | awk -v size="$(stat -c %s "$CORPUS")" '
+        printf '%s\n' "${loads[@]}" "-" "${totals[@]}" | awk -v size="$(stat -c %s "$CORPUS")" -v runs="${PEER_RUNS:-3}" '
             $0 == "-" { part = 1; next }
             part == 0 && (l == "" || $1 < l) { l = $1 }
             part == 1 && (t == "" || $1 < t) { t = $1 }
-            END { s = t - l; printf "llama-tokenize: CPU %.2f s total, %.2f s start+load, %.2f s tokenizing = %.2f MB/s (best of 3)\n", t, l, s, size / 1e6 / s }'
+            END { s = t - l; printf "llama-tokenize: CPU %.2f s total, %.2f s start+load, %.2f s tokenizing = %.2f MB/s (best of %d)\n", t, l, s, size / 1e6 / s, runs }'
         "$BENCH" "$MODEL" "$CORPUS" --runs 3 --threads 2 --ids "$TMP/peer.ids"
     else
         echo "llama-tokenize not found at $PEER: peer figure missing"
