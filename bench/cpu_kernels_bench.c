@@ -10,6 +10,8 @@
  * reported as GFLOP/s (2 m k n per call), at 1 and 2 threads. Best of REPS
  * (default 5) passes: the machine is shared, so the best pass is the one least
  * disturbed. Kernel level: the best this CPU has (INFERD_CPU_ISA caps it).
+ * INFERD_BENCH_DIM=1024 makes the weights 1024 x 1024 (with MB = 1: one weight
+ * that stays in L2, the compute ceiling of the kernels).
  * Not a test: figures go in bench/RESULTS.md beside the copy bandwidth. */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +23,7 @@
 #include "core/clock.h"
 #include "quant/quant.h"
 
-#define DIM 2048
+static int DIM = 2048; /* INFERD_BENCH_DIM overrides (e.g. 1024: a weight that stays in L2) */
 
 static float frand(uint64_t *s)
 {
@@ -110,6 +112,7 @@ static void run_format(uint32_t type, double mb, int reps)
 int main(int argc, char **argv)
 {
     double mb = argc > 1 ? atof(argv[1]) : 256;
+    if (getenv("INFERD_BENCH_DIM")) DIM = atoi(getenv("INFERD_BENCH_DIM"));
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     static const uint32_t all[] = {QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q8_0, QT_Q4_K, QT_Q5_K,
                                    QT_Q6_K, QT_Q3_K, QT_Q2_K, QT_Q5_1, QT_F16, QT_BF16, QT_F32};
