@@ -132,5 +132,8 @@ int tok_bpe_word(const tok_vocab *v, tok_scratch *s, const char *w, size_t n, to
 /* SentencePiece of one normalised fragment (spaces already U+2581); appends ids. */
 int tok_spm_fragment(const tok_vocab *v, tok_scratch *s, const char *t, size_t n, tok_ids *out);
 
+/* WordPiece of one raw fragment (wpm.c normalises it); appends ids. */
+int tok_wpm_fragment(const tok_vocab *v, tok_scratch *s, const char *t, size_t n, tok_ids *out);
+
 
 #endif

@@ -92,6 +92,10 @@ static int raw_fragment(const tok_vocab *v, tok_scratch *s, const char *t, size_
         int rc = spm_raw(v, s, t, n, v->add_space_prefix, out);
         return rc ? inf_errorf(err, rc, "tokenizer: out of memory") : INF_OK;
     }
+    if (v->kind == TOK_KIND_WPM) {
+        int rc = tok_wpm_fragment(v, s, t, n, out);
+        return rc ? inf_errorf(err, rc, "tokenizer: out of memory") : INF_OK;
+    }
     return bpe_raw(v, s, t, n, out, err);
 }
 

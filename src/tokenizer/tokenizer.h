@@ -2,13 +2,15 @@
  *
  * A tok_vocab is built once from a model's metadata (tokenizer.ggml.*) and is
  * immutable afterwards: any number of threads may tokenize and decode with it at
- * the same time. Two algorithms are supported:
+ * the same time. Three algorithms are supported:
  *   - SentencePiece BPE (tokenizer.ggml.model = "llama"): spaces become U+2581,
  *     adjacent pieces merge best-score-first, characters outside the vocabulary
  *     fall back to byte tokens <0xXX>;
  *   - byte-level BPE (model = "gpt2"): a pre-tokenizer regex (chosen by
  *     tokenizer.ggml.pre) splits the text into words, each word's bytes map to
- *     the GPT-2 byte alphabet and merge by rank (tokenizer.ggml.merges).
+ *     the GPT-2 byte alphabet and merge by rank (tokenizer.ggml.merges);
+ *   - WordPiece (model = "bert"): BERT's normaliser (lowercase, accents
+ *     stripped), then greedy longest-match pieces.
  * Token types follow llama.cpp's numbering (tok_type). Control tokens written in
  * the text are recognised only when the caller asks (TOK_PARSE_SPECIAL);
  * user-defined tokens are always recognised, as in Hugging Face tokenizers.
@@ -31,6 +33,7 @@ typedef int32_t tok_id;
 typedef enum tok_kind {
     TOK_KIND_SPM = 0, /* SentencePiece BPE ("llama") */
     TOK_KIND_BPE = 1, /* byte-level BPE ("gpt2") */
+    TOK_KIND_WPM = 2, /* WordPiece ("bert") */
 } tok_kind;
 
 /* tokenizer.ggml.token_type values. */
@@ -64,7 +67,7 @@ typedef struct tok_vocab tok_vocab;
  * what it keeps). tok_vocab_load fills one from GGUF metadata; tests and fuzzers
  * fill one by hand. Strings are length-delimited and need no NUL. */
 typedef struct tok_vocab_params {
-    const char *model;          /* "llama" or "gpt2" (tokenizer.ggml.model) */
+    const char *model;          /* "llama", "gpt2" or "bert" (tokenizer.ggml.model) */
     const char *pre;            /* tokenizer.ggml.pre; NULL or "default" = the model's default */
     const char *arch;           /* general.architecture; NULL allowed (gemma* changes SPM ranks) */
     size_t n_tokens;

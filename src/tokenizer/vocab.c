@@ -375,7 +375,7 @@ static int fill_texts(tok_vocab *v, const tok_vocab_params *p, bool *respelled, 
         if (ty == TOK_TYPE_BYTE && v->kind == TOK_KIND_SPM && n == 6 &&
             sscanf(s, "<0x%2X>", &byte) == 1) {
             o[m++] = (char)byte;
-        } else if (v->kind == TOK_KIND_SPM && ty != TOK_TYPE_CONTROL && ty != TOK_TYPE_UNKNOWN) {
+        } else if (v->kind != TOK_KIND_BPE && ty != TOK_TYPE_CONTROL && ty != TOK_TYPE_UNKNOWN) {
             for (size_t i = 0; i < n;) {
                 if (n - i >= 3 && memcmp(s + i, SPM_SPACE, 3) == 0) {
                     o[m++] = ' ';
@@ -421,12 +421,10 @@ int tok_vocab_create(const tok_vocab_params *p, tok_vocab **out, inf_error *err)
     tok_kind kind;
     if (!strcmp(p->model, "llama")) kind = TOK_KIND_SPM;
     else if (!strcmp(p->model, "gpt2")) kind = TOK_KIND_BPE;
-    else if (!strcmp(p->model, "bert"))
-        return inf_errorf(err, INF_ERR_UNSUPPORTED,
-                          "tokenizer: model 'bert' (WordPiece) is not supported yet");
+    else if (!strcmp(p->model, "bert")) kind = TOK_KIND_WPM;
     else
         return inf_errorf(err, INF_ERR_UNSUPPORTED,
-                          "tokenizer: tokenizer.ggml.model '%s' is not supported (llama, gpt2)",
+                          "tokenizer: tokenizer.ggml.model '%s' is not supported (llama, gpt2, bert)",
                           p->model);
     if (p->n_tokens == 0 || p->n_tokens > INT32_MAX / 2 || !p->tokens || !p->token_lens)
         return inf_errorf(err, INF_ERR_FORMAT, "tokenizer: vocabulary has %zu tokens", p->n_tokens);
@@ -484,6 +482,9 @@ int tok_vocab_create(const tok_vocab_params *p, tok_vocab **out, inf_error *err)
         for (size_t i = 0; i < n; i++)
             score[i] = gemma ? -(float)i : (p->scores ? p->scores[i] : 0.0f);
         rc = spm_build_pairs(v, score, err);
+    } else if (kind == TOK_KIND_WPM) {
+        rc = pairmap_init(&v->pairs, 0); /* WordPiece merges nothing */
+        if (rc) inf_errorf(err, rc, "tokenizer: out of memory");
     } else {
         rc = bpe_build_pairs(v, p, err);
         if (!rc) rc = tok_pretok_create(p->pre, &v->pretok, err);
@@ -502,10 +503,12 @@ int tok_vocab_create(const tok_vocab_params *p, tok_vocab **out, inf_error *err)
         tok_id id = p->special[i];
         v->special[i] = (id >= 0 && id < v->n) ? id : TOK_NULL;
     }
-    v->add_bos = p->add_bos >= 0 ? p->add_bos != 0 : kind == TOK_KIND_SPM;
-    v->add_eos = p->add_eos > 0;
-    v->add_space_prefix = p->add_space_prefix >= 0 ? p->add_space_prefix != 0 : kind == TOK_KIND_SPM;
+    /* BERT wraps a text in [CLS] ... [SEP]; its pieces start words with U+2581. */
+    v->add_bos = p->add_bos >= 0 ? p->add_bos != 0 : kind != TOK_KIND_BPE;
+    v->add_eos = p->add_eos >= 0 ? p->add_eos != 0 : kind == TOK_KIND_WPM;
+    v->add_space_prefix = p->add_space_prefix >= 0 ? p->add_space_prefix != 0 : kind != TOK_KIND_BPE;
     if (kind == TOK_KIND_BPE) v->add_space_prefix = false;
+    if (kind == TOK_KIND_WPM) v->add_space_prefix = true;
 
     const tok_special eog_ids[] = {TOK_SPECIAL_EOS, TOK_SPECIAL_EOT, TOK_SPECIAL_EOM};
     for (size_t i = 0; i < sizeof eog_ids / sizeof eog_ids[0]; i++)

@@ -161,6 +161,11 @@ int tok_vocab_load(const gguf_file *f, tok_vocab **out, inf_error *err)
     p.special[TOK_SPECIAL_SEP] = special_id(f, "tokenizer.ggml.seperator_token_id", ni,
                                             special_id(f, "tokenizer.ggml.separator_token_id", ni,
                                                        TOK_NULL));
+    if (!strcmp(model, "bert")) { /* BERT's BOS/EOS are [CLS] and [SEP] */
+        if (p.special[TOK_SPECIAL_BOS] == TOK_NULL)
+            p.special[TOK_SPECIAL_BOS] = special_id(f, "tokenizer.ggml.cls_token_id", ni, TOK_NULL);
+        if (p.special[TOK_SPECIAL_EOS] == TOK_NULL) p.special[TOK_SPECIAL_EOS] = p.special[TOK_SPECIAL_SEP];
+    }
     p.add_bos = flag(f, "tokenizer.ggml.add_bos_token");
     p.add_eos = flag(f, "tokenizer.ggml.add_eos_token");
     p.add_space_prefix = flag(f, "tokenizer.ggml.add_space_prefix");

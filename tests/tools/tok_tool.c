@@ -155,7 +155,7 @@ int main(int argc, char **argv)
             for (int s = 0; s < TOK_SPECIAL_COUNT; s++)
                 json_array_append_new(sp, json_integer(tok_vocab_special(v, (tok_special)s)));
             emit(json_pack("{s:s,s:i,s:s,s:b,s:b,s:o}", "kind",
-                           tok_vocab_kind(v) == TOK_KIND_SPM ? "spm" : "bpe", "size",
+                           tok_vocab_kind(v) == TOK_KIND_SPM ? "spm" : tok_vocab_kind(v) == TOK_KIND_BPE ? "bpe" : "wpm", "size",
                            (int)tok_vocab_size(v), "pre", tok_vocab_pre(v), "add_bos",
                            tok_vocab_add_bos(v), "add_eos", tok_vocab_add_eos(v), "special", sp));
             continue;

@@ -1,7 +1,6 @@
 /* test_tok_vectors: llama.cpp's tokenizer vectors (../shared/testdata/vocab/),
  * tokenized without BOS and without special parsing; every file must agree on
- * every line. The WordPiece (bert) vocabulary is reported as skipped by name.
- * Skips when ../shared/testdata is absent. Runs under ASan in `make asan-test`,
+ * every line (SentencePiece, byte-level BPE and the WordPiece bert-bge). Skips when ../shared/testdata is absent. Runs under ASan in `make asan-test`,
  * which the pytest twin of this test (test_tokenizer_vocab.py) does not. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +50,6 @@ int main(void)
         CHECK_MSG(gguf_open(path, &f, &err) == INF_OK, "%s: %s", path, err.msg);
         int rc = f ? tok_vocab_load(f, &v, &err) : -1;
         gguf_close(f);
-        if (!strcmp(files[fi], "bert-bge")) {
-            CHECK_EQ_INT(rc, INF_ERR_UNSUPPORTED);
-            printf("SKIP ggml-vocab-bert-bge: WordPiece is not implemented (%s)\n", err.msg);
-            continue;
-        }
         CHECK_MSG(rc == INF_OK, "%s: %s", files[fi], err.msg);
         size_t in_len, out_len;
         char *in = slurp(inp_path, &in_len), *out = slurp(out_path, &out_len);
