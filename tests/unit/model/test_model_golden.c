@@ -33,6 +33,8 @@ static double row_rel_diff(const float *got, json_t *want, int nv)
 }
 
 /* Returns 1 when the architecture's files were found and compared. */
+static const char *backend_name = "ref";
+
 static int check_arch(const char *dir, const char *arch)
 {
     char gpath[1100], jpath[1100];
@@ -59,7 +61,7 @@ static int check_arch(const char *dir, const char *arch)
     int32_t tok[64], pos[64], seq[64], out[64];
     INF_ASSERT(n > 0 && n <= 64 && (int)json_array_size(rows) == n);
     int rc = gguf_open(gpath, &f, &err);
-    if (!rc) rc = be_ref_create(&be, &err);
+    if (!rc) rc = be_create(backend_name, 2, &be, &err);
     model_options opt = {.max_rows = 64, .max_out = 64};
     if (!rc) rc = model_load(f, be, &opt, &m, &err);
     if (!rc) rc = model_kvslots_init(&ks, 2, 64, 16, 7, &err);
@@ -97,8 +99,8 @@ static int check_arch(const char *dir, const char *arch)
     }
     CHECK_MSG(rc == 0 && worst1 <= TOL, "%s: token by token: max rel diff %g (%s)", arch, worst1,
               err.msg);
-    printf("%s: %d positions, max rel diff %.2e (one batch), %.2e (token by token)\n", arch, n,
-           worst, worst1);
+    printf("%s (%s): %d positions, max rel diff %.2e (one batch), %.2e (token by token)\n", arch,
+           backend_name, n, worst, worst1);
 out:
     free(logits);
     if (be) be_kv_destroy(be, kv);
@@ -110,8 +112,11 @@ out:
     return 1;
 }
 
-int main(void)
+/* argv[1]: the backend to run (default ref; the cpu backend's ctest entry
+ * passes "cpu"). */
+int main(int argc, char **argv)
 {
+    if (argc > 1) backend_name = argv[1];
     char dir[1024];
     const char *env = getenv("INFERD_GOLDEN_DIR"), *src = getenv("INFERD_SOURCE_DIR");
     if (env && *env)
