@@ -19,6 +19,10 @@
 #include "model/synth.h"
 #include "quant/quant.h"
 
+/* The backend under test: argv[1] of main, default ref (the cpu backend's
+ * ctest entry passes "cpu"). */
+static const char *backend_name = "ref";
+
 #define B 4
 #define MAX_CTX 32
 #define N_SLOTS 5
@@ -47,7 +51,7 @@ static int setup(fixture *fx, arch_id arch, uint32_t type, const char *path)
     c.seed = 11;
     if (!rc) rc = synth_write(&c, path, 1, NULL, &err);
     if (!rc) rc = gguf_open(path, &fx->f, &err);
-    if (!rc) rc = be_ref_create(&fx->be, &err);
+    if (!rc) rc = be_create(backend_name, 2, &fx->be, &err);
     model_options opt = {.max_rows = 32, .max_out = 32};
     if (!rc) rc = model_load(fx->f, fx->be, &opt, &fx->m, &err);
     if (!rc) rc = model_kvslots_init(&fx->ks, N_SLOTS, MAX_CTX, B, 99, &err);
@@ -215,8 +219,9 @@ static void test_arch(arch_id arch, uint32_t type)
     remove(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) backend_name = argv[1];
     const arch_id archs[] = {ARCH_LLAMA, ARCH_QWEN2, ARCH_QWEN3, ARCH_GEMMA3};
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
         test_arch(archs[i], QT_F32);
