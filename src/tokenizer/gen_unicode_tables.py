@@ -8,8 +8,8 @@ PCRE2 10.42's tables that the BPE pre-tokenizers use).
 Tables: full canonical decompositions (NFD, Hangul syllables excepted: those are
 arithmetic), one-character lowercase mappings (str.lower() of each character alone,
 so without the final-sigma rule, as Rust's char::to_lowercase), and as sorted
-ranges: nonspacing marks (Mn), punctuation (P*), "other" (C*: Cc Cf Cs Co Cn) and
-White_Space.
+ranges: nonspacing marks (Mn), punctuation (P*), "other" (Cc Cf Cs Co: not Cn,
+which BERT's cleaner keeps) and White_Space.
 """
 import sys
 import unicodedata
@@ -83,7 +83,7 @@ def main():
     cat = unicodedata.category
     emit_ranges("mn_ranges", ranges(lambda cp: cat(chr(cp)) == "Mn"))
     emit_ranges("punct_ranges", ranges(lambda cp: cat(chr(cp)).startswith("P")))
-    emit_ranges("other_ranges", ranges(lambda cp: cat(chr(cp)).startswith("C")))
+    emit_ranges("other_ranges", ranges(lambda cp: cat(chr(cp)) in ("Cc", "Cf", "Cs", "Co")))
     emit_ranges("space_ranges", ranges(lambda cp: chr(cp).isspace() and cp not in range(0x1C, 0x20)))
     print(open(sys.argv[1]).read() if len(sys.argv) > 1 else TAIL)
 

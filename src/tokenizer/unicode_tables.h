@@ -18,7 +18,7 @@ size_t tok_uni_lower(uint32_t cp, uint32_t out[TOK_UNI_MAX_EXPAND]);
 
 int tok_uni_is_mn(uint32_t cp);    /* general category Mn (nonspacing mark) */
 int tok_uni_is_punct(uint32_t cp); /* general category P* */
-int tok_uni_is_other(uint32_t cp); /* general category C* (control, format, unassigned, ...) */
+int tok_uni_is_other(uint32_t cp); /* Cc, Cf, Cs, Co (control, format, surrogate, private) */
 int tok_uni_is_space(uint32_t cp); /* White_Space */
 
 #endif

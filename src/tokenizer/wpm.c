@@ -1,8 +1,8 @@
 /* wpm.c: WordPiece, the BERT tokenizer (tokenizer.ggml.model = "bert").
  *
  * As Hugging Face's BertNormalizer + BertPreTokenizer + WordPiece do it:
- *   1. clean: drop NUL, U+FFFD and "other" characters (C*) but tab/CR/LF; every
- *      white-space character becomes a space;
+ *   1. clean: drop NUL, U+FFFD and control, format and private-use characters
+ *      (but tab, CR, LF); then every white-space character becomes a space;
  *   2. put spaces around CJK ideographs, so each is a word of its own;
  *   3. strip accents: canonical decomposition (NFD), nonspacing marks dropped;
  *   4. lowercase;
@@ -64,12 +64,12 @@ static int normalise(tok_scratch *s, const char *t, size_t n, size_t *out_len)
             continue;
         }
         i += l;
-        if (cp == 0 || cp == 0xFFFD) continue;
-        if (cp == '\t' || cp == '\n' || cp == '\r' || tok_uni_is_space(cp)) {
+        bool tab_nl = cp == '\t' || cp == '\n' || cp == '\r';
+        if (cp == 0 || cp == 0xFFFD || (!tab_nl && tok_uni_is_other(cp))) continue;
+        if (tab_nl || tok_uni_is_space(cp)) {
             if (push_cp(s, &m, ' ')) return INF_ERR_NOMEM;
             continue;
         }
-        if (tok_uni_is_other(cp)) continue;
         int cjk = is_cjk(cp);
         if (cjk && push_cp(s, &m, ' ')) return INF_ERR_NOMEM;
         uint32_t d[TOK_UNI_MAX_EXPAND], lo[TOK_UNI_MAX_EXPAND];

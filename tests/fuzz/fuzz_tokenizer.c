@@ -1,7 +1,7 @@
 /* fuzz_tokenizer: libFuzzer target for tokenizer/.
  *
- * Input: byte 0 picks the vocabulary (SentencePiece, or byte-level BPE with one
- * of the pre-tokenizer flavours) and the flags; the rest is the text. The same
+ * Input: byte 0 picks the vocabulary (SentencePiece, WordPiece, or byte-level
+ * BPE with one of the pre-tokenizer flavours) and the flags; the rest is the text. The same
  * bytes, read as little-endian 16-bit ids (some past the vocabulary on purpose),
  * go through the streaming detokenizer. Checks beyond "no crash": tokenizing
  * valid UTF-8 succeeds and its decode gives the text back (BPE) or the text
@@ -21,7 +21,7 @@
 static const char *const flavours[N_FLAVOURS] = {"gpt-2", "llama3", "qwen2", "smollm", "falcon",
                                                  "deepseek-llm", "deepseek-coder", "deepseek-v3",
                                                  "glm4"};
-static tok_vocab *bpe[N_FLAVOURS], *spm;
+static tok_vocab *bpe[N_FLAVOURS], *spm, *wpm;
 
 static const char *const words[] = {"th", "he", "in", "er", "an", "re", "on", "at", "en", "nd",
                                     "the", "ing", "and", "her", "ent", "ion", "tio", "for",
@@ -134,6 +134,13 @@ static void build(void)
         fprintf(stderr, "fuzz_tokenizer: %s\n", err.msg);
         abort();
     }
+    /* WordPiece: the same pieces, the BERT way (no byte tokens, [UNK] for the rest). */
+    p.model = "bert";
+    p.scores = NULL;
+    if (tok_vocab_create(&p, &wpm, &err)) {
+        fprintf(stderr, "fuzz_tokenizer: %s\n", err.msg);
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -145,7 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned sel = data[0];
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
-    const tok_vocab *v = (sel & 0x0F) >= N_FLAVOURS ? spm : bpe[sel & 0x0F];
+    unsigned k = sel & 0x0F;
+    const tok_vocab *v = k == 15 ? wpm : k >= N_FLAVOURS ? spm : bpe[k];
     unsigned flags = ((sel & 0x10) ? TOK_PARSE_SPECIAL : 0) | ((sel & 0x20) ? TOK_ADD_SPECIAL : 0);
 
     tok_ids ids;
@@ -158,8 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *back = NULL;
         size_t bl = 0;
         if (tok_decode(v, ids.ids, ids.n, TOK_DETOK_STRIP_SPACE, &back, &bl, &err)) abort();
-        /* Byte-level BPE is lossless; SentencePiece turns U+2581 into spaces. */
-        if (v != spm && (bl != len || memcmp(back, text, len) != 0)) abort();
+        /* Byte-level BPE is lossless; SentencePiece turns U+2581 into spaces and
+         * WordPiece normalises (lowercase, no accents, [UNK]). */
+        if (v != spm && v != wpm && (bl != len || memcmp(back, text, len) != 0)) abort();
         if (!utf8_validate(back, bl, NULL)) abort();
         free(back);
     }
