@@ -66,7 +66,9 @@ typedef struct cpu_mm_job {
     const uint8_t *x;       /* q8a rows (scratch) or F32 rows */
     size_t x_stride;        /* bytes */
     int64_t n, chunk;       /* activation rows; rows per work item */
-    int64_t items;          /* (n / chunk rounded up) x panels */
+    int64_t n_chunks;       /* n / chunk rounded up */
+    int64_t group;          /* panels per work item */
+    int64_t items;          /* n_chunks x panel groups */
     float *y;
     size_t ldy;
     const float *bias;

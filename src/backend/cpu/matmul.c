@@ -1,11 +1,13 @@
 /* matmul.c: weight packing and the threaded matmul driver (cpu_matmul.h).
  *
- * Work split: the n activation rows are cut into column chunks small enough
- * that a chunk's activations (about 256 KiB) stay in L2 while every panel of
- * W streams past them; work items are (chunk, panel) pairs in chunk-major
- * order, handed out in runs of consecutive panels, so each thread reads a
- * contiguous stretch of weights and every weight byte is read once per chunk
- * (once per step for decode). The panel kernel tiles the chunk's rows itself. */
+ * Work split: the n activation rows are cut into column chunks (about 256 KiB
+ * of activations each) and the panels into groups (up to GROUP_BYTES of
+ * weights, which stay in a core's L2); a work item is one (group, chunk) pair,
+ * in group-major order, so a thread that takes a run of items keeps one group
+ * of weights in its L2 while chunks of activations stream past, and weights
+ * are read from memory about once per step however large n is. Groups shrink
+ * when there would be too few items for the threads (decode: n = 1, one
+ * chunk). The panel kernel tiles the chunk's rows itself. */
 #include "backend/cpu/cpu_matmul.h"
 
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 #define PR KREF_PANEL_ROWS
 #define CHUNK_BYTES (256 * 1024)
+#define GROUP_BYTES (768 * 1024)
 
 typedef struct pack_ctx {
     cpu_weight *w;
@@ -107,22 +110,25 @@ static void mm_items(const cpu_mm_job *c, int64_t b, int64_t e)
 {
     const cpu_weight *w = c->w;
     for (int64_t it = b; it < e; it++) {
-        int64_t ch = it / w->n_panels, p = it % w->n_panels;
+        int64_t g = it / c->n_chunks, ch = it % c->n_chunks;
         int64_t c0 = ch * c->chunk;
         int64_t nc = c->n - c0 < c->chunk ? c->n - c0 : c->chunk;
-        kref_gemm_args a = {
-            .type = w->type,
-            .k = w->k,
-            .panel = w->panels + (size_t)p * w->panel_bytes,
-            .rows = (int)(w->m - p * PR < PR ? w->m - p * PR : PR),
-            .n = (int)nc,
-            .x = c->x + (size_t)c0 * c->x_stride,
-            .x_stride = c->x_stride,
-            .y = c->y + (size_t)c0 * c->ldy + (size_t)(p * PR),
-            .ldy = c->ldy,
-            .bias = c->bias ? c->bias + p * PR : NULL,
-        };
-        c->fn(&a);
+        int64_t p1 = (g + 1) * c->group < w->n_panels ? (g + 1) * c->group : w->n_panels;
+        for (int64_t p = g * c->group; p < p1; p++) {
+            kref_gemm_args a = {
+                .type = w->type,
+                .k = w->k,
+                .panel = w->panels + (size_t)p * w->panel_bytes,
+                .rows = (int)(w->m - p * PR < PR ? w->m - p * PR : PR),
+                .n = (int)nc,
+                .x = c->x + (size_t)c0 * c->x_stride,
+                .x_stride = c->x_stride,
+                .y = c->y + (size_t)c0 * c->ldy + (size_t)(p * PR),
+                .ldy = c->ldy,
+                .bias = c->bias ? c->bias + p * PR : NULL,
+            };
+            c->fn(&a);
+        }
     }
 }
 
@@ -168,7 +174,12 @@ void cpu_matmul_prepare(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *
     if (chunk > max_n) chunk = max_n;
     if (chunk > n) chunk = n;
     c.chunk = chunk > 0 ? chunk : 1;
-    c.items = n > 0 ? (n + c.chunk - 1) / c.chunk * w->n_panels : 0;
+    c.n_chunks = n > 0 ? (n + c.chunk - 1) / c.chunk : 0;
+    int64_t group = (int64_t)(GROUP_BYTES / w->panel_bytes);
+    int64_t spread = w->n_panels * c.n_chunks / (4 * tp_size(pool)); /* >= 4 items a thread */
+    if (group > spread) group = spread;
+    c.group = group < 1 ? 1 : group;
+    c.items = c.n_chunks * ((w->n_panels + c.group - 1) / c.group);
     *job = c;
 }
 
