@@ -3,8 +3,18 @@
  * (tests/golden/llamacpp-<model>-greedy.json, made by bench/peer/make-goldens.py).
  *
  * A run may leave llama.cpp's path only at a step where llama.cpp's own top two
- * candidates were within TIE_GAP in log-probability (a near tie that rounding
- * decides); such a run is reported and compared no further. On the ref backend
+ * candidates were within the tie gap in log-probability (a near tie that rounding
+ * decides); such a run is reported and compared no further. The gap depends on
+ * the arithmetic: the ref backend keeps activations in f32 (TIE_GAP_F32); the cpu
+ * and cuda backends round each activation row to 8 bits per 32 values before a
+ * quantized matmul, as llama.cpp does, but not with llama.cpp's exact rounding
+ * (its q8_1/q8_K blocks, f16 scales, f16 queries in attention), so the two
+ * engines carry independent rounding noise. Measured on SmolLM2 (test_kv_q8's
+ * yardsticks): a change of that noise moves logits by 0.2-0.65 standard
+ * deviations; the divergences seen against llama.cpp sit at top-2 gaps of
+ * 0.03-0.33. TIE_GAP_Q8 = 0.5 admits those and still fails a real error, which
+ * moves a confident token (gaps of several units). Bit-level parity with
+ * llama.cpp's rounding would let this shrink back to TIE_GAP_F32. On the ref backend
  * (slow by design) each run is compared for its first REF_STEPS tokens unless
  * INFERD_GOLDEN_STEPS says otherwise. Skips when the golden files or the
  * models (~/.cache/inferd/models, INFERD_MODELS) are absent. */
@@ -19,7 +29,8 @@
 #include "model/model.h"
 #include "model/seq.h"
 
-#define TIE_GAP 0.02
+#define TIE_GAP_F32 0.02
+#define TIE_GAP_Q8 0.5
 #define REF_STEPS 12
 
 static int argmax(const float *x, int n)
@@ -74,6 +85,7 @@ static int check_model(const char *golden, const char *model_path)
     logits = malloc((size_t)nv * sizeof *logits);
     const char *env = getenv("INFERD_GOLDEN_STEPS");
     int max_steps = env && *env ? atoi(env) : (!strcmp(be->name, "ref") ? REF_STEPS : 1 << 30);
+    const double tie_gap = !strcmp(be->name, "ref") ? TIE_GAP_F32 : TIE_GAP_Q8;
     size_t ri;
     json_t *run;
     json_array_foreach(json_object_get(g, "runs"), ri, run) {
@@ -94,9 +106,9 @@ static int check_model(const char *golden, const char *model_path)
             int want = (int)json_integer_value(json_array_get(cids, t)), got = argmax(logits, nv);
             if (got != want) {
                 double gap = step_gap(json_array_get(steps, t));
-                CHECK_MSG(gap < TIE_GAP, "%s run %zu step %d: got %d, llama.cpp %d (its top-2 gap "
+                CHECK_MSG(gap < tie_gap, "%s run %zu step %d: got %d, llama.cpp %d (its top-2 gap "
                           "%.4f)", golden, ri, t, got, want, gap);
-                why = gap < TIE_GAP ? "diverged at a near tie" : "DIVERGED";
+                why = gap < tie_gap ? "diverged at a near tie" : "DIVERGED";
                 break;
             }
             int32_t tok = got;
