@@ -26,6 +26,7 @@
 typedef struct run_opts {
     const char *model;
     const char *prompt;
+    const char *chat_template;
     const char *backend;
     int n_predict;
     int threads;
@@ -44,6 +45,7 @@ static void usage(FILE *out)
             "  -p, --prompt TEXT      prompt\n"
             "  -n, --n-predict N      tokens to generate (default 128)\n"
             "  --chat                 wrap the prompt in the model's chat template\n"
+            "  --chat-template FILE   with --chat: this Jinja template instead of the model's\n"
             "  --temp T               temperature, 0 = greedy (default 0.8)\n"
             "  --top-k K              (default 40; 0 = off)\n"
             "  --top-p P              (default 0.95; 1 = off)\n"
@@ -103,6 +105,8 @@ static int parse_args(int argc, char **argv, run_opts *o)
         } else if (!strcmp(a, "--chat")) {
             o->chat = true;
             took = 0;
+        } else if (!strcmp(a, "--chat-template") && v) {
+            o->chat_template = v;
         } else if (!strcmp(a, "--ignore-eos")) {
             o->ignore_eos = true;
             took = 0;
@@ -172,14 +176,14 @@ static int parse_args(int argc, char **argv, run_opts *o)
 }
 
 /* The chat-formatted prompt, malloc'd. */
-static int render_chat(const gguf_file *f, const tok_vocab *v, const char *prompt, char **out,
-                       inf_error *err)
+static int render_chat(const gguf_file *f, const tok_vocab *v, const char *prompt,
+                       const char *template_file, char **out, inf_error *err)
 {
     gguf_str src;
     tmpl_template *t = NULL;
     json_t *msgs = NULL;
     char bos[64] = "", eos[64] = "";
-    int rc = gguf_get_str(f, "tokenizer.chat_template", &src, err);
+    int rc = template_file ? INF_OK : gguf_get_str(f, "tokenizer.chat_template", &src, err);
     if (rc == INF_ERR_NOT_FOUND)
         return inf_errorf(err, INF_ERR_NOT_FOUND, "--chat: the model has no chat template "
                           "(tokenizer.chat_template)");
@@ -192,7 +196,13 @@ static int render_chat(const gguf_file *f, const tok_vocab *v, const char *promp
         const char *s = id != TOK_NULL ? tok_token_text(v, id, &len) : NULL;
         if (s && len < 64) memcpy(dst[i], s, len), dst[i][len] = 0;
     }
-    if ((rc = tmpl_compile(src.ptr, src.len, &t, err))) goto out;
+    rc = template_file ? tmpl_compile_file(template_file, &t, err)
+                       : tmpl_compile(src.ptr, src.len, &t, err);
+    if (rc) {
+        inf_error_prefix(err, "--chat: the chat template cannot be used (--chat-template FILE "
+                         "supplies another)");
+        goto out;
+    }
     msgs = json_pack("[{s:s, s:s}]", "role", "user", "content", prompt);
     if (!msgs) {
         rc = inf_errorf(err, INF_ERR_INVALID, "--chat: the prompt is not valid UTF-8");
@@ -212,7 +222,7 @@ static int tokenize_prompt(const gguf_file *f, const tok_vocab *v, const run_opt
     if (!o->chat)
         return tok_tokenize(v, o->prompt, strlen(o->prompt), TOK_ADD_SPECIAL, ids, err);
     char *text = NULL;
-    int rc = render_chat(f, v, o->prompt, &text, err);
+    int rc = render_chat(f, v, o->prompt, o->chat_template, &text, err);
     if (rc) return rc;
     /* The template writes its own special tokens, often BOS too: parse them,
      * and let the vocabulary add BOS only when the text does not start with it. */

@@ -140,3 +140,18 @@ def test_smollm2_answers(inferd_bin, smollm2):
     chat = run_json(inferd_bin, smollm2, "What is the capital of France?", "--chat", "--temp", "0",
                     "-n", "8")
     assert chat["ids"] and len(chat["prompt_ids"]) > 8
+
+
+def test_chat_template_file(inferd_bin, synth_models, tmp_path):
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}")
+    out = run_json(inferd_bin, synth_models["llama"], "hi", "--chat", "--chat-template", tpl,
+                   "-n", "1", "--temp", "0")
+    ids = ",".join(map(str, out["prompt_ids"]))
+    text = run_inferd(inferd_bin, "tokenize", "-m", synth_models["llama"], "--decode", ids).stdout
+    assert text.strip() == "<user>hi"
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{% frobnicate %}")
+    cp = run_inferd(inferd_bin, "run", "-m", synth_models["llama"], "-p", "hi", "--chat",
+                    "--chat-template", bad, check=False)
+    assert cp.returncode != 0 and "frobnicate" in cp.stderr

@@ -301,3 +301,21 @@ def test_load_with_random_disconnects(inferd_bin, tiny_model):
         assert rss[1] - rss[0] < 64 * 1024, rss
     finally:
         assert s.stop() == 0
+
+
+def test_chat_template_override(inferd_bin, tiny_model, tmp_path):
+    tpl = tmp_path / "t.jinja"
+    tpl.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}"
+                   "{% if add_generation_prompt %}[assistant] {% endif %}")
+    s = Server(inferd_bin, tiny_model, "--chat-template", tpl)
+    try:
+        ids = requests.post(s.url + "/tokenize", json={"messages": BODY["messages"]}, timeout=10).json()
+        text = requests.post(s.url + "/detokenize", json={"tokens": ids["tokens"]}, timeout=10).json()
+        assert text["prompt"] == "[user] hello\n[assistant] "
+    finally:
+        assert s.stop() == 0
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{% frobnicate %}")
+    cp = run_inferd(inferd_bin, "serve", "-m", tiny_model, "--port", "0", "--chat-template", bad,
+                    check=False, timeout=60)
+    assert cp.returncode == 1 and "frobnicate" in cp.stderr
