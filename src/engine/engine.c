@@ -267,6 +267,8 @@ int engine_submit(engine *e, engine_request *r, inf_error *err)
         if (r->tokens[i] < 0 || r->tokens[i] >= e->runner.n_vocab)
             return inf_errorf(err, INF_ERR_RANGE, "prompt token %d is id %d, outside the "
                               "vocabulary (%d)", i, r->tokens[i], e->runner.n_vocab);
+    /* Logprobs nobody reads are not worth a softmax over the vocabulary per token. */
+    r->params.sampling.skip_logprob = !r->params.logprobs;
     int rc = sampler_params_validate(&r->params.sampling, e->runner.n_vocab, err);
     if (rc != INF_OK) return rc;
     if (r->admitted || r->sampler.hist)

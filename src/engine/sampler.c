@@ -368,9 +368,13 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
     const sampler_params *p = &q->p;
     int32_t v = s->n_vocab;
     int32_t raw_best = argmax(logits, v);
-    double mx = logits[raw_best], sum = 0;
-    for (int32_t i = 0; i < v; i++) sum += exp((double)logits[i] - mx);
-    double lse = mx + log(sum);
+    double lse = 0;
+    bool want_lp = !p->skip_logprob || p->n_logprobs > 0;
+    if (want_lp) {
+        double mx = logits[raw_best], sum = 0;
+        for (int32_t i = 0; i < v; i++) sum += exp((double)logits[i] - mx);
+        lse = mx + log(sum);
+    }
 
     float *w = s->work;
     memcpy(w, logits, (size_t)v * sizeof *w);
@@ -388,7 +392,7 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
 
     memset(out, 0, sizeof *out);
     out->token = tok;
-    out->logprob = (float)((double)logits[tok] - lse);
+    out->logprob = want_lp ? (float)((double)logits[tok] - lse) : 0.0f;
     for (int32_t i = 0; i < p->n_stop_ids; i++)
         if (p->stop_ids[i] == tok) out->stop = true;
     out->n_top = p->n_logprobs < v ? p->n_logprobs : v;

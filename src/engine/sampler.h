@@ -55,6 +55,8 @@ typedef struct sampler_params {
     int32_t n_logit_bias;
     bool has_seed;             /* false: seeded from the clock */
     uint64_t seed;
+    bool skip_logprob;         /* true: the chosen token's logprob is not needed (it is
+                                * then 0): saves a softmax over the vocabulary per row */
     int32_t n_logprobs;        /* top alternatives to report, 0..SAMPLER_MAX_LOGPROBS;
                                 * the chosen token's logprob is always reported */
     const int32_t *stop_ids;   /* (n_stop_ids) tokens that end the sequence, copied at init */

@@ -58,6 +58,14 @@ static void test_greedy(void)
         p.seed = seed;
         CHECK_EQ_INT(one(&p, NULL, 0, NULL, 0, l, NULL), 1);
     }
+    /* Skipping the logprob changes nothing but the logprob (reported as 0). */
+    sampler_params_init(&p);
+    p.temperature = 0;
+    sampler_result with, without;
+    CHECK_EQ_INT(one(&p, NULL, 0, NULL, 0, l, &with), 1);
+    p.skip_logprob = true;
+    CHECK_EQ_INT(one(&p, NULL, 0, NULL, 0, l, &without), 1);
+    CHECK(with.logprob < 0.0f && without.logprob == 0.0f);
 }
 
 static void test_distribution(void)
