@@ -14,9 +14,7 @@
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "gguf/gguf.h"
-#include "model/kvslots.h"
-#include "model/model.h"
-#include "model/seq.h"
+#include "model/session.h"
 #include "quant/quant.h"
 
 typedef struct bench_opts {
@@ -122,23 +120,16 @@ int cmd_bench_model(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     inf_error err = {0};
-    gguf_file *f = NULL;
-    be_backend *be = NULL;
-    model *m = NULL;
-    be_kv *kv = NULL;
-    model_kvslots ks = {0};
+    model_session ms = {0};
     int32_t *toks = NULL;
     float *logits = NULL;
 
-    if ((rc = gguf_open(o.model, &f, &err)) || (rc = be_create(o.backend, o.threads, &be, &err)))
-        goto out;
     model_options mo = {.max_rows = o.n_prompt > 0 ? o.n_prompt : 1, .max_out = 1};
-    if ((rc = model_load(f, be, &mo, &m, &err))) goto out;
+    if ((rc = model_session_open(&ms, o.model, o.backend, o.threads, &mo, &err))) goto out;
+    const model *m = ms.m;
+    const be_backend *be = ms.be;
     int ctx = (o.n_prompt > o.n_gen ? o.n_prompt : o.n_gen) + 1;
-    if ((rc = model_kvslots_init(&ks, 1, ctx, 16, 0, &err))) goto out;
-    be_kv_config kc;
-    model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, BE_KV_F16, &kc);
-    if ((rc = be_kv_create(be, &kc, &kv, &err))) goto out;
+    if ((rc = model_session_kv(&ms, 1, ctx, 0, BE_KV_F16, &err))) goto out;
     int32_t nv = (int32_t)m->hp.n_vocab;
     toks = malloc((size_t)ctx * sizeof *toks);
     logits = malloc((size_t)nv * sizeof *logits);
@@ -153,9 +144,9 @@ int cmd_bench_model(int argc, char **argv)
         toks[i] = (int32_t)((st >> 8) % (uint32_t)nv);
     }
     uint64_t bytes, params;
-    const char *type = main_type(f, &bytes, &params);
+    const char *type = main_type(ms.file, &bytes, &params);
     model_seq s;
-    model_seq_init(&s, m, kv, model_kvslots_table(&ks, 0), ks.blocks_per_slot);
+    model_session_seq(&ms, 0, &s);
     if ((rc = model_seq_feed(&s, toks, 1, logits, &err))) goto out; /* warm-up */
 
     if (!o.json) {
@@ -167,7 +158,7 @@ int cmd_bench_model(int argc, char **argv)
         if (n == 0) continue;
         double sum = 0, sum2 = 0;
         for (int r = 0; r < o.reps; r++) {
-            model_seq_init(&s, m, kv, model_kvslots_table(&ks, 0), ks.blocks_per_slot);
+            model_session_seq(&ms, 0, &s);
             double t0 = inf_clock_s();
             if (test == 0) {
                 rc = model_seq_feed(&s, toks, n, logits, &err);
@@ -202,10 +193,6 @@ out:
     if (rc) fprintf(stderr, "inferd bench-model: %s\n", err.msg);
     free(toks);
     free(logits);
-    if (be) be_kv_destroy(be, kv);
-    model_kvslots_free(&ks);
-    model_free(m);
-    be_destroy(be);
-    gguf_close(f);
+    model_session_close(&ms);
     return rc ? 1 : 0;
 }

@@ -17,9 +17,7 @@
 #include "core/clock.h"
 #include "engine/sampler.h"
 #include "gguf/gguf.h"
-#include "model/kvslots.h"
-#include "model/model.h"
-#include "model/seq.h"
+#include "model/session.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 
@@ -274,12 +272,8 @@ int cmd_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;
     inf_error err = {0};
-    gguf_file *f = NULL;
+    model_session ms = {0};
     tok_vocab *voc = NULL;
-    be_backend *be = NULL;
-    model *m = NULL;
-    be_kv *kv = NULL;
-    model_kvslots ks = {0};
     sampler *smp = NULL;
     sampler_seq sq = {0};
     tok_detok *dt = NULL;
@@ -291,12 +285,13 @@ int cmd_run(int argc, char **argv)
     const char *stop = "length";
     double t_prompt = 0, t_decode = 0;
 
-    if ((rc = gguf_open(o.model, &f, &err)) || (rc = tok_vocab_load(f, &voc, &err)) ||
-        (rc = be_create(o.backend, o.threads, &be, &err)))
-        goto out;
     model_options mo = {.max_rows = o.batch, .max_out = 1};
-    if ((rc = model_load(f, be, &mo, &m, &err))) goto out;
-    if ((rc = tokenize_prompt(f, voc, &o, &prompt, &err))) goto out;
+    if ((rc = model_session_open(&ms, o.model, o.backend, o.threads, &mo, &err)) ||
+        (rc = tok_vocab_load(ms.file, &voc, &err)))
+        goto out;
+    const model *m = ms.m;
+    const be_backend *be = ms.be;
+    if ((rc = tokenize_prompt(ms.file, voc, &o, &prompt, &err))) goto out;
     if (prompt.n == 0) {
         rc = inf_errorf(&err, INF_ERR_INVALID, "the prompt has no tokens");
         goto out;
@@ -309,10 +304,7 @@ int cmd_run(int argc, char **argv)
                         prompt.n, ctx);
         goto out;
     }
-    if ((rc = model_kvslots_init(&ks, 1, ctx, 16, 0, &err))) goto out;
-    be_kv_config kc;
-    model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, o.kv_dtype, &kc);
-    if ((rc = be_kv_create(be, &kc, &kv, &err))) goto out;
+    if ((rc = model_session_kv(&ms, 1, ctx, 0, o.kv_dtype, &err))) goto out;
 
     /* Sampler: end-of-generation tokens stop unless --ignore-eos. */
     int32_t nv = (int32_t)m->hp.n_vocab;
@@ -341,7 +333,7 @@ int cmd_run(int argc, char **argv)
     }
 
     model_seq s;
-    model_seq_init(&s, m, kv, model_kvslots_table(&ks, 0), ks.blocks_per_slot);
+    model_session_seq(&ms, 0, &s);
     double t0 = inf_clock_s();
     if ((rc = model_seq_feed(&s, prompt.ids, (int32_t)prompt.n, logits, &err))) goto out;
     t_prompt = inf_clock_s() - t0;
@@ -404,11 +396,7 @@ out:
     tok_ids_free(&prompt);
     sampler_seq_free(&sq);
     sampler_free(smp);
-    if (be) be_kv_destroy(be, kv);
-    model_kvslots_free(&ks);
-    model_free(m);
-    be_destroy(be);
     tok_vocab_free(voc);
-    gguf_close(f);
+    model_session_close(&ms);
     return rc ? 1 : 0;
 }

@@ -12,11 +12,8 @@
 
 #include <jansson.h>
 
-#include "backend/ref/ref.h"
 #include "check.h"
-#include "model/kvslots.h"
-#include "model/model.h"
-#include "model/seq.h"
+#include "model/session.h"
 
 #define TOL 1e-4
 
@@ -50,29 +47,18 @@ static int check_arch(const char *dir, const char *arch)
         return 0;
     }
     inf_error err = {0};
-    gguf_file *f = NULL;
-    be_backend *be = NULL;
-    model *m = NULL;
-    be_kv *kv = NULL;
-    model_kvslots ks = {0};
+    model_session ms = {0};
     float *logits = NULL;
     json_t *ids = json_object_get(g, "prompt_ids"), *rows = json_object_get(g, "logits");
     int n = (int)json_array_size(ids);
     int32_t tok[64], pos[64], seq[64], out[64];
     INF_ASSERT(n > 0 && n <= 64 && (int)json_array_size(rows) == n);
-    int rc = gguf_open(gpath, &f, &err);
-    if (!rc) rc = be_create(backend_name, 2, &be, &err);
     model_options opt = {.max_rows = 64, .max_out = 64};
-    if (!rc) rc = model_load(f, be, &opt, &m, &err);
-    if (!rc) rc = model_kvslots_init(&ks, 2, 64, 16, 7, &err);
-    be_kv_config kc;
-    if (!rc) {
-        model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, BE_KV_F32, &kc);
-        rc = be_kv_create(be, &kc, &kv, &err);
-    }
+    int rc = model_session_open(&ms, gpath, backend_name, 2, &opt, &err);
+    if (!rc) rc = model_session_kv(&ms, 2, 64, 7, BE_KV_F32, &err);
     CHECK_MSG(rc == 0, "%s: %s", arch, err.msg);
     if (rc) goto out;
-    int nv = (int)m->hp.n_vocab;
+    int nv = (int)ms.m->hp.n_vocab;
     CHECK_EQ_INT(nv, json_integer_value(json_object_get(g, "n_vocab")));
     logits = malloc((size_t)n * nv * sizeof *logits);
     for (int i = 0; i < n; i++) {
@@ -81,9 +67,9 @@ static int check_arch(const char *dir, const char *arch)
         seq[i] = 0;
         out[i] = i;
     }
-    model_batch_seq bs = {model_kvslots_table(&ks, 0), ks.blocks_per_slot, n};
+    model_batch_seq bs = {model_kvslots_table(&ms.ks, 0), ms.ks.blocks_per_slot, n};
     model_batch b = {n, tok, pos, seq, 1, &bs, n, out};
-    rc = model_forward(m, kv, &b, logits, &err);
+    rc = model_forward(ms.m, ms.kv, &b, logits, &err);
     CHECK_MSG(rc == 0, "%s: %s", arch, err.msg);
     double worst = 0;
     for (int i = 0; rc == 0 && i < n; i++)
@@ -91,7 +77,7 @@ static int check_arch(const char *dir, const char *arch)
     CHECK_MSG(worst <= TOL, "%s: one batch: max rel diff %g > %g", arch, worst, TOL);
 
     model_seq s;
-    model_seq_init(&s, m, kv, model_kvslots_table(&ks, 1), ks.blocks_per_slot);
+    model_session_seq(&ms, 1, &s);
     double worst1 = 0;
     for (int i = 0; i < n; i++) {
         if ((rc = model_seq_feed(&s, &tok[i], 1, logits, &err))) break;
@@ -103,11 +89,7 @@ static int check_arch(const char *dir, const char *arch)
            backend_name, n, worst, worst1);
 out:
     free(logits);
-    if (be) be_kv_destroy(be, kv);
-    model_kvslots_free(&ks);
-    model_free(m);
-    be_destroy(be);
-    gguf_close(f);
+    model_session_close(&ms);
     json_decref(g);
     return 1;
 }

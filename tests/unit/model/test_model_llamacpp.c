@@ -23,11 +23,8 @@
 
 #include <jansson.h>
 
-#include "backend/backend.h"
 #include "check.h"
-#include "model/kvslots.h"
-#include "model/model.h"
-#include "model/seq.h"
+#include "model/session.h"
 
 #define TIE_GAP_F32 0.02
 #define TIE_GAP_Q8 0.5
@@ -63,25 +60,15 @@ static int check_model(const char *golden, const char *model_path)
     }
     fclose(mf);
     inf_error err = {0};
-    gguf_file *f = NULL;
-    be_backend *be = NULL;
-    model *m = NULL;
-    be_kv *kv = NULL;
-    model_kvslots ks = {0};
+    model_session ms = {0};
     float *logits = NULL;
-    int rc = gguf_open(model_path, &f, &err);
-    if (!rc) rc = be_create(NULL, 0, &be, &err);
     model_options opt = {.max_rows = 128, .max_out = 1};
-    if (!rc) rc = model_load(f, be, &opt, &m, &err);
-    if (!rc) rc = model_kvslots_init(&ks, 1, 512, 16, 0, &err);
-    if (!rc) {
-        be_kv_config kc;
-        model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, BE_KV_F16, &kc);
-        rc = be_kv_create(be, &kc, &kv, &err);
-    }
+    int rc = model_session_open(&ms, model_path, NULL, 0, &opt, &err);
+    if (!rc) rc = model_session_kv(&ms, 1, 512, 0, BE_KV_F16, &err);
     CHECK_MSG(rc == 0, "%s: %s", model_path, err.msg);
     if (rc) goto out;
-    int nv = (int)m->hp.n_vocab;
+    const be_backend *be = ms.be;
+    int nv = (int)ms.m->hp.n_vocab;
     logits = malloc((size_t)nv * sizeof *logits);
     const char *env = getenv("INFERD_GOLDEN_STEPS");
     int max_steps = env && *env ? atoi(env) : (!strcmp(be->name, "ref") ? REF_STEPS : 1 << 30);
@@ -95,7 +82,7 @@ static int check_model(const char *golden, const char *model_path)
         int32_t *prompt = malloc((size_t)(np > 0 ? np : 1) * sizeof *prompt);
         for (int i = 0; i < np; i++) prompt[i] = (int32_t)json_integer_value(json_array_get(pids, i));
         model_seq s;
-        model_seq_init(&s, m, kv, model_kvslots_table(&ks, 0), ks.blocks_per_slot);
+        model_session_seq(&ms, 0, &s);
         rc = np > 0 ? model_seq_feed(&s, prompt, np, logits, &err) : INF_ERR_INVALID;
         free(prompt);
         CHECK_MSG(rc == 0, "run %zu: %s", ri, err.msg);
@@ -121,11 +108,7 @@ static int check_model(const char *golden, const char *model_path)
     }
 out:
     free(logits);
-    if (be) be_kv_destroy(be, kv);
-    model_kvslots_free(&ks);
-    model_free(m);
-    be_destroy(be);
-    gguf_close(f);
+    model_session_close(&ms);
     json_decref(g);
     return 1;
 }

@@ -6,11 +6,8 @@
 
 #include <jansson.h>
 
-#include "backend/ref/ref.h"
 #include "check.h"
-#include "model/kvslots.h"
-#include "model/model.h"
-#include "model/seq.h"
+#include "model/session.h"
 
 #define MAX_CTX 128
 
@@ -35,25 +32,14 @@ static double logprob(const float *x, int n, int id)
 static void run_file(const char *path, json_t *runs, double lp_tol)
 {
     inf_error err = {0};
-    gguf_file *f = NULL;
-    be_backend *be = NULL;
-    model *m = NULL;
-    be_kv *kv = NULL;
-    model_kvslots ks = {0};
+    model_session ms = {0};
     float *logits = NULL;
-    int rc = gguf_open(path, &f, &err);
-    CHECK_MSG(rc == 0, "%s: %s", path, err.msg);
-    if (rc) goto out;
-    CHECK(be_ref_create(&be, &err) == 0);
     model_options opt = {.max_rows = 32, .max_out = 4};
-    rc = model_load(f, be, &opt, &m, &err);
+    int rc = model_session_open(&ms, path, "ref", 0, &opt, &err);
+    if (!rc) rc = model_session_kv(&ms, 1, MAX_CTX, 12345, BE_KV_F16, &err);
     CHECK_MSG(rc == 0, "%s: %s", path, err.msg);
     if (rc) goto out;
-    CHECK(model_kvslots_init(&ks, 1, MAX_CTX, 16, 12345, &err) == 0);
-    be_kv_config kc;
-    model_kv_config(m, model_kvslots_pool_blocks(&ks), 16, BE_KV_F16, &kc);
-    CHECK(be_kv_create(be, &kc, &kv, &err) == 0);
-    int nv = (int)m->hp.n_vocab;
+    int nv = (int)ms.m->hp.n_vocab;
     logits = malloc((size_t)nv * sizeof *logits);
 
     size_t ri;
@@ -67,7 +53,7 @@ static void run_file(const char *path, json_t *runs, double lp_tol)
         INF_ASSERT(np <= 64);
         for (int i = 0; i < np; i++) prompt[i] = (int32_t)json_integer_value(json_array_get(pids, i));
         model_seq s;
-        model_seq_init(&s, m, kv, model_kvslots_table(&ks, 0), ks.blocks_per_slot);
+        model_session_seq(&ms, 0, &s);
         s.chunk = 3; /* prompts of 4-5 tokens: exercise chunked prefill too */
         rc = model_seq_feed(&s, prompt, np, logits, &err);
         CHECK_MSG(rc == 0, "%s", err.msg);
@@ -96,11 +82,7 @@ static void run_file(const char *path, json_t *runs, double lp_tol)
     }
 out:
     free(logits);
-    be_kv_destroy(be, kv);
-    model_kvslots_free(&ks);
-    model_free(m);
-    be_destroy(be);
-    gguf_close(f);
+    model_session_close(&ms);
 }
 
 int main(void)
