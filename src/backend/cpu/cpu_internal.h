@@ -46,6 +46,8 @@ typedef struct cpu_backend {
      * epoch == q_epoch (every op that writes a tensor bumps epoch). */
     const be_tensor *q_src;
     int64_t q_n;
+    kref_act_kind q_kind;   /* how act_q was rounded */
+    bool act_parity;        /* round as llama.cpp does (INFERD_CPU_ACT=llama) */
     uint64_t q_epoch, epoch;
 
     /* Matmuls of one input wait here until another op needs their results,

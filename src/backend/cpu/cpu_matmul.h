@@ -39,9 +39,10 @@ void cpu_weight_release(cpu_weight *w);
 size_t cpu_matmul_scratch_bytes(uint32_t type, int64_t k, int64_t n);
 
 /* Quantizes n rows of X (row stride ldx floats) into scratch as q8a rows of
- * k / 32 blocks (row stride cpu_q8a_row_bytes(k)). Threads when n is large. */
-void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, const float *x, size_t ldx,
-                       int64_t n, int64_t k, void *scratch);
+ * k / 32 blocks (row stride cpu_q8a_row_bytes(k)) of the given kind
+ * (kernels_ref.h). Threads when n is large. */
+void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, kref_act_kind kind, const float *x,
+                       size_t ldx, int64_t n, int64_t k, void *scratch);
 
 static inline size_t cpu_q8a_row_bytes(int64_t k)
 {
@@ -51,7 +52,8 @@ static inline size_t cpu_q8a_row_bytes(int64_t k)
 /* Y (n, m), row stride ldy floats, = X (n, k), row stride ldx, times W^T, plus
  * bias (m floats) when not NULL. scratch holds cpu_matmul_scratch_bytes; when
  * x_quantized is true it already holds X as q8a rows (cpu_quantize_rows) and x
- * is not read. Y must not overlap X or scratch. The engine thread calls it. */
+ * is not read; otherwise X is rounded with the weight type's kind
+ * (kref_act_kind_of). Y must not overlap X or scratch. The engine thread calls it. */
 void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
                 size_t ldx, int64_t n, float *y, size_t ldy, const float *bias, void *scratch,
                 bool x_quantized);
@@ -76,7 +78,7 @@ typedef struct cpu_mm_job {
 
 void cpu_matmul_prepare(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
                         size_t ldx, int64_t n, float *y, size_t ldy, const float *bias,
-                        void *scratch, bool x_quantized, cpu_mm_job *job);
+                        void *scratch, bool x_quantized, kref_act_kind kind, cpu_mm_job *job);
 void cpu_matmul_run(tp_pool *pool, const cpu_mm_job *jobs, int n_jobs);
 
 #endif

@@ -82,6 +82,7 @@ size_t cpu_matmul_scratch_bytes(uint32_t type, int64_t k, int64_t n)
 
 typedef struct quant_ctx {
     const cpu_kernels *kt;
+    kref_act_kind kind;
     const float *x;
     size_t ldx;
     int64_t k;
@@ -93,14 +94,22 @@ static void quant_range(void *ctx, int64_t b, int64_t e, int tid)
     (void)tid;
     quant_ctx *c = ctx;
     size_t rb = cpu_q8a_row_bytes(c->k);
-    for (int64_t i = b; i < e; i++)
-        c->kt->quantize_q8a(c->x + (size_t)i * c->ldx, (kref_q8a *)(c->dst + (size_t)i * rb), c->k);
+    for (int64_t i = b; i < e; i++) {
+        kref_q8a *y = (kref_q8a *)(c->dst + (size_t)i * rb);
+        const float *x = c->x + (size_t)i * c->ldx;
+        if (c->kind == KREF_ACT_Q8_K) { /* one scale per 256: the scalar rule */
+            kref_quantize_act(c->kind, x, y, c->k);
+        } else {
+            c->kt->quantize_q8a(x, y, c->k);
+            kref_q8a_to_kind(c->kind, y, c->k / KREF_GROUP);
+        }
+    }
 }
 
-void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, const float *x, size_t ldx,
-                       int64_t n, int64_t k, void *scratch)
+void cpu_quantize_rows(tp_pool *pool, const cpu_kernels *kt, kref_act_kind kind, const float *x,
+                       size_t ldx, int64_t n, int64_t k, void *scratch)
 {
-    quant_ctx c = {kt, x, ldx, k, scratch};
+    quant_ctx c = {kt, kind, x, ldx, k, scratch};
     /* Small batches on the caller: a dispatch costs more than the work. */
     int64_t grain = n < 8 ? n : (n + 2 * tp_size(pool) - 1) / (2 * tp_size(pool));
     tp_parallel_for(pool, n, grain, quant_range, &c);
@@ -156,12 +165,12 @@ static void run_range(void *ctx, int64_t b, int64_t e, int tid)
 
 void cpu_matmul_prepare(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const float *x,
                         size_t ldx, int64_t n, float *y, size_t ldy, const float *bias,
-                        void *scratch, bool x_quantized, cpu_mm_job *job)
+                        void *scratch, bool x_quantized, kref_act_kind kind, cpu_mm_job *job)
 {
     cpu_mm_job c = {.w = w, .fn = kt->gemm[w->fmt->panel_type], .n = n, .y = y, .ldy = ldy,
                     .bias = bias};
     if (w->fmt->planes != KREF_PL_FLOAT) {
-        if (!x_quantized && n > 0) cpu_quantize_rows(pool, kt, x, ldx, n, w->k, scratch);
+        if (!x_quantized && n > 0) cpu_quantize_rows(pool, kt, kind, x, ldx, n, w->k, scratch);
         c.x = scratch;
         c.x_stride = cpu_q8a_row_bytes(w->k);
     } else {
@@ -201,6 +210,7 @@ void cpu_matmul(tp_pool *pool, const cpu_kernels *kt, const cpu_weight *w, const
                 bool x_quantized)
 {
     cpu_mm_job job;
-    cpu_matmul_prepare(pool, kt, w, x, ldx, n, y, ldy, bias, scratch, x_quantized, &job);
+    cpu_matmul_prepare(pool, kt, w, x, ldx, n, y, ldy, bias, scratch, x_quantized,
+                       kref_act_kind_of(w->type), &job);
     cpu_matmul_run(pool, &job, 1);
 }

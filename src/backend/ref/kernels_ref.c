@@ -39,6 +39,91 @@ void kref_quantize_q8a(const float *x, kref_q8a *y, int64_t k)
     }
 }
 
+kref_act_kind kref_act_kind_of(uint32_t type)
+{
+    switch (type) {
+    case QT_Q4_0:
+    case QT_Q5_0:
+    case QT_Q8_0: return KREF_ACT_Q8_0;
+    case QT_Q4_1:
+    case QT_Q5_1: return KREF_ACT_Q8_1;
+    case QT_Q2_K:
+    case QT_Q3_K:
+    case QT_Q4_K:
+    case QT_Q5_K:
+    case QT_Q6_K: return KREF_ACT_Q8_K;
+    default: return KREF_ACT_Q8A;
+    }
+}
+
+static void block_sums(const int8_t *qs, int *s0, int *s1)
+{
+    *s0 = *s1 = 0;
+    for (int i = 0; i < 16; i++) {
+        *s0 += qs[i];
+        *s1 += qs[16 + i];
+    }
+}
+
+void kref_q8a_to_kind(kref_act_kind kind, kref_q8a *y, int64_t n_blocks)
+{
+    if (kind != KREF_ACT_Q8_0 && kind != KREF_ACT_Q8_1) return;
+    for (int64_t b = 0; b < n_blocks; b++) {
+        int s0, s1;
+        block_sums(y[b].qs, &s0, &s1);
+        float d32 = y[b].d, d16 = quant_f16_to_f32(quant_f32_to_f16(d32));
+        y[b].d = d16;
+        y[b].s16[0] = d16 * (float)s0;
+        y[b].s16[1] = d16 * (float)s1;
+        y[b].s = kind == KREF_ACT_Q8_1 ? quant_f16_to_f32(quant_f32_to_f16(d32 * (float)(s0 + s1)))
+                                        : d16 * (float)(s0 + s1);
+    }
+}
+
+/* Round half to even, as llama.cpp's nearest_int (float magic number) does for
+ * |v| < 2^22. */
+static int round_even(float v)
+{
+    return (int)nearbyintf(v);
+}
+
+static void quantize_q8k(const float *x, kref_q8a *y, int64_t k)
+{
+    for (int64_t sb = 0; sb < k / 256; sb++, x += 256, y += 8) {
+        float amax = 0, m = 0;
+        for (int i = 0; i < 256; i++) {
+            float ax = fabsf(x[i]);
+            if (ax > amax) {
+                amax = ax;
+                m = x[i];
+            }
+        }
+        float iscale = amax > 0 ? -127.0f / m : 0.0f, d = amax > 0 ? 1 / iscale : 0.0f;
+        for (int b = 0; b < 8; b++) {
+            for (int i = 0; i < 32; i++) {
+                int v = round_even(iscale * x[32 * b + i]);
+                y[b].qs[i] = (int8_t)(v > 127 ? 127 : v);
+            }
+            int s0, s1;
+            block_sums(y[b].qs, &s0, &s1);
+            y[b].d = d;
+            y[b].s16[0] = d * (float)s0;
+            y[b].s16[1] = d * (float)s1;
+            y[b].s = d * (float)(s0 + s1);
+        }
+    }
+}
+
+void kref_quantize_act(kref_act_kind kind, const float *x, kref_q8a *y, int64_t k)
+{
+    if (kind == KREF_ACT_Q8_K) {
+        quantize_q8k(x, y, k);
+        return;
+    }
+    kref_quantize_q8a(x, y, k);
+    kref_q8a_to_kind(kind, y, k / KREF_GROUP);
+}
+
 /* ---- formats ---- */
 
 #define HDR_LEG (PR * 2)

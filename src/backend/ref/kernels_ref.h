@@ -74,6 +74,36 @@ typedef struct kref_q8a {
  * way: id = 127 / amax, q = nearbyint(x * id)). */
 void kref_quantize_q8a(const float *x, kref_q8a *y, int64_t k);
 
+/* How activations are rounded to q8a blocks for a weight type. The kernels
+ * accept any of these (they only read d, the sums and qs). Q8A is the default;
+ * the other kinds round exactly as llama.cpp does (INFERD_CPU_ACT=llama), for
+ * comparisons with it:
+ *   Q8A   d = max|x| / 127 in f32, qs = round-half-even(x * 127 / max|x|)
+ *   Q8_0  as Q8A, then d rounded to f16 (llama.cpp's q8_0, for Q4_0/Q5_0/Q8_0)
+ *   Q8_1  as Q8_0, and s = f16(d_f32 * sum qs) (its q8_1, for Q4_1/Q5_1)
+ *   Q8_K  one scale per 256 values (its q8_K, for K-quants): m = the value of
+ *         largest |x| (sign kept), qs = min(127, round-half-even(-127 / m * x)),
+ *         d = 1 / (-127 / m); every block of the 256 carries that d.
+ * The sums s, s16 are always d (as stored) times the integer sums, except Q8_1's
+ * s. */
+typedef enum kref_act_kind {
+    KREF_ACT_Q8A = 0,
+    KREF_ACT_Q8_0 = 1,
+    KREF_ACT_Q8_1 = 2,
+    KREF_ACT_Q8_K = 3,
+} kref_act_kind;
+
+/* The kind a weight type's activations are rounded with (Q8A for types
+ * llama.cpp has no rule for; meaningless for float types). */
+kref_act_kind kref_act_kind_of(uint32_t type);
+
+/* Quantizes a row of k values (a multiple of 32; of 256 for Q8_K) of a kind. */
+void kref_quantize_act(kref_act_kind kind, const float *x, kref_q8a *y, int64_t k);
+
+/* Turns Q8A blocks (as kref_quantize_q8a makes them) into Q8_0 or Q8_1 ones in
+ * place: the SIMD quantizers make Q8A, this finishes the other two. */
+void kref_q8a_to_kind(kref_act_kind kind, kref_q8a *y, int64_t n_blocks);
+
 typedef enum kref_planes {
     KREF_PL_FLOAT = 0, /* float panel: no planes */
     KREF_PL_NIB = 1,

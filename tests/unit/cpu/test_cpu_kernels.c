@@ -13,6 +13,7 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/ref/kernels_ref.h"
 #include "check.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 static uint64_t rng = 88172645463325252ull;
@@ -177,6 +178,37 @@ static void check_vec(const cpu_kernels *kt)
     printf("vector kernels %-7s worst error / tolerance %.3f\n", kt->name, worst);
 }
 
+/* llama.cpp's activation rounding: Q8_0/Q8_1 from the level's quantizer plus
+ * kref_q8a_to_kind equal kref_quantize_act; Q8_K equals quant/'s own Q8_K
+ * quantizer (written from ggml's definition) in scale and quants. */
+static void check_act_kinds(const cpu_kernels *kt)
+{
+    enum { K = 256 * 3 };
+    float x[K];
+    kref_q8a a[K / 32], b[K / 32];
+    block_q8_K ref[K / 256];
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i < K; i++) x[i] = frand() * (trial % 3 == 0 ? 0.01f : 4.0f);
+        if (trial == 1) for (int i = 256; i < 512; i++) x[i] = 0;
+        if (trial == 2) x[700] = -50.0f; /* the largest value negative */
+        for (int kind = KREF_ACT_Q8_0; kind <= KREF_ACT_Q8_1; kind++) {
+            kref_quantize_act((kref_act_kind)kind, x, a, K);
+            kt->quantize_q8a(x, b, K);
+            kref_q8a_to_kind((kref_act_kind)kind, b, K / 32);
+            CHECK_MSG(memcmp(a, b, sizeof a) == 0, "%s: act kind %d differs (trial %d)", kt->name, kind, trial);
+        }
+        kref_quantize_act(KREF_ACT_Q8_K, x, a, K);
+        quant_quantize(QT_Q8_K, x, ref, K);
+        int bad = 0;
+        for (int s = 0; s < K / 256; s++)
+            for (int g = 0; g < 8; g++) {
+                bad += a[8 * s + g].d != ref[s].d;
+                bad += memcmp(a[8 * s + g].qs, ref[s].qs + 32 * g, 32) != 0;
+            }
+        CHECK_MSG(bad == 0, "Q8_K rounding differs from quant/'s in %d blocks (trial %d)", bad, trial);
+    }
+}
+
 typedef struct result {
     double max_rel;
     int fails;
@@ -281,6 +313,7 @@ int main(void)
     CHECK(cpu_kernels_get() != NULL);
     for (int l = 0; l < n_levels; l++) {
         check_quantize(levels[l]);
+        check_act_kinds(levels[l]);
         check_vec(levels[l]);
     }
 
