@@ -73,6 +73,14 @@ def gemma3(models_dir):
     return _model(models_dir, "gemma-3-270m-q4_k_m.gguf")
 
 
+@pytest.fixture(scope="session")
+def tiny_model(inferd_bin, tmp_path_factory):
+    """A synthetic tiny llama (F32) made once per session: the model the server tests serve."""
+    path = tmp_path_factory.mktemp("models") / "tiny.gguf"
+    run_inferd(inferd_bin, "synth", "--preset", "tiny", "--type", "F32", "--seed", "3", "-o", path)
+    return path
+
+
 def run_inferd(inferd_bin, *args, input=None, check=True, timeout=300):
     """Runs `inferd ARGS...`; returns the CompletedProcess (text mode)."""
     cp = subprocess.run([str(inferd_bin), *map(str, args)], input=input, capture_output=True,

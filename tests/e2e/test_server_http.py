@@ -17,13 +17,6 @@ from serverproc import Server
 
 
 @pytest.fixture(scope="module")
-def tiny_model(inferd_bin, tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "tiny.gguf"
-    run_inferd(inferd_bin, "synth", "--preset", "tiny", "--type", "F32", "--seed", "3", "-o", path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def server(inferd_bin, tiny_model):
     s = Server(inferd_bin, tiny_model, "--max-body-bytes", str(1 << 20), "--max-queue", "4",
                "--max-num-seqs", "8", "--kv-cache-bytes", str(64 << 20))

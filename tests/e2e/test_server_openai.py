@@ -5,15 +5,7 @@ import concurrent.futures as cf
 import openai
 import pytest
 
-from conftest import run_inferd
 from serverproc import Server
-
-
-@pytest.fixture(scope="module")
-def tiny_model(inferd_bin, tmp_path_factory):
-    path = tmp_path_factory.mktemp("models") / "tiny.gguf"
-    run_inferd(inferd_bin, "synth", "--preset", "tiny", "--type", "F32", "--seed", "7", "-o", path)
-    return path
 
 
 @pytest.fixture(scope="module")
