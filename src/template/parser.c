@@ -544,64 +544,62 @@ static int binop(parser *P, const ttok *at, int kind, int op, tnode *a, tnode *b
     return INF_OK;
 }
 
-static int parse_pow(parser *P, tnode **out)
+/* One operator of a binary level: its token (a name such as `and`, else an
+ * operator) and the node it makes. */
+typedef struct level_op {
+    const char *text;
+    bool name;
+    int kind, op;
+} level_op;
+
+/* A left-associative level: operand (op operand)*, op one of ops[0..n_ops). */
+static int parse_level(parser *P, int (*operand)(parser *, tnode **), const level_op *ops,
+                       int n_ops, tnode **out)
 {
     tnode *left;
-    int rc = parse_unary(P, true, &left);
-    while (rc == INF_OK && is_op(cur(P), "**")) {
+    int rc = operand(P, &left);
+    while (rc == INF_OK) {
         const ttok *at = cur(P);
+        const level_op *o = NULL;
+        for (int i = 0; i < n_ops && !o; i++)
+            if (ops[i].name ? is_name(at, ops[i].text) : is_op(at, ops[i].text)) o = &ops[i];
+        if (!o) break;
         advance(P);
         tnode *right = NULL;
-        if ((rc = parse_unary(P, true, &right)) == INF_OK) rc = binop(P, at, E_BIN, OP_POW, left, right, &left);
+        if ((rc = operand(P, &right)) == INF_OK) rc = binop(P, at, o->kind, o->op, left, right, &left);
     }
     *out = left;
     return rc;
+}
+
+static int parse_unary_filtered(parser *P, tnode **out)
+{
+    return parse_unary(P, true, out);
+}
+
+static int parse_pow(parser *P, tnode **out)
+{
+    static const level_op ops[] = {{"**", false, E_BIN, OP_POW}};
+    return parse_level(P, parse_unary_filtered, ops, 1, out);
 }
 
 static int parse_math2(parser *P, tnode **out)
 {
-    tnode *left;
-    int rc = parse_pow(P, &left);
-    while (rc == INF_OK) {
-        const ttok *at = cur(P);
-        int op = is_op(at, "*") ? OP_MUL : is_op(at, "/") ? OP_DIV : is_op(at, "//") ? OP_FLOORDIV
-               : is_op(at, "%") ? OP_MOD : -1;
-        if (op < 0) break;
-        advance(P);
-        tnode *right = NULL;
-        if ((rc = parse_pow(P, &right)) == INF_OK) rc = binop(P, at, E_BIN, op, left, right, &left);
-    }
-    *out = left;
-    return rc;
+    static const level_op ops[] = {{"*", false, E_BIN, OP_MUL}, {"/", false, E_BIN, OP_DIV},
+                                   {"//", false, E_BIN, OP_FLOORDIV}, {"%", false, E_BIN, OP_MOD}};
+    return parse_level(P, parse_pow, ops, 4, out);
 }
 
 static int parse_concat(parser *P, tnode **out)
 {
-    tnode *left;
-    int rc = parse_math2(P, &left);
-    while (rc == INF_OK && is_op(cur(P), "~")) {
-        const ttok *at = cur(P);
-        advance(P);
-        tnode *right = NULL;
-        if ((rc = parse_math2(P, &right)) == INF_OK) rc = binop(P, at, E_BIN, OP_CONCAT, left, right, &left);
-    }
-    *out = left;
-    return rc;
+    static const level_op ops[] = {{"~", false, E_BIN, OP_CONCAT}};
+    return parse_level(P, parse_math2, ops, 1, out);
 }
 
 static int parse_math1(parser *P, tnode **out)
 {
-    tnode *left;
-    int rc = parse_concat(P, &left);
-    while (rc == INF_OK && (is_op(cur(P), "+") || is_op(cur(P), "-"))) {
-        const ttok *at = cur(P);
-        int op = is_op(at, "+") ? OP_ADD : OP_SUB;
-        advance(P);
-        tnode *right = NULL;
-        if ((rc = parse_concat(P, &right)) == INF_OK) rc = binop(P, at, E_BIN, op, left, right, &left);
-    }
-    *out = left;
-    return rc;
+    static const level_op ops[] = {{"+", false, E_BIN, OP_ADD}, {"-", false, E_BIN, OP_SUB}};
+    return parse_level(P, parse_concat, ops, 2, out);
 }
 
 static int parse_compare(parser *P, tnode **out)
@@ -672,30 +670,14 @@ static int parse_not(parser *P, tnode **out)
 
 static int parse_and(parser *P, tnode **out)
 {
-    tnode *left;
-    int rc = parse_not(P, &left);
-    while (rc == INF_OK && is_name(cur(P), "and")) {
-        const ttok *at = cur(P);
-        advance(P);
-        tnode *right = NULL;
-        if ((rc = parse_not(P, &right)) == INF_OK) rc = binop(P, at, E_AND, 0, left, right, &left);
-    }
-    *out = left;
-    return rc;
+    static const level_op ops[] = {{"and", true, E_AND, 0}};
+    return parse_level(P, parse_not, ops, 1, out);
 }
 
 static int parse_or(parser *P, tnode **out)
 {
-    tnode *left;
-    int rc = parse_and(P, &left);
-    while (rc == INF_OK && is_name(cur(P), "or")) {
-        const ttok *at = cur(P);
-        advance(P);
-        tnode *right = NULL;
-        if ((rc = parse_and(P, &right)) == INF_OK) rc = binop(P, at, E_OR, 0, left, right, &left);
-    }
-    *out = left;
-    return rc;
+    static const level_op ops[] = {{"or", true, E_OR, 0}};
+    return parse_level(P, parse_and, ops, 1, out);
 }
 
 static int parse_condexpr(parser *P, tnode **out)
