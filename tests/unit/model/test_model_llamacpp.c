@@ -4,17 +4,15 @@
  *
  * A run may leave llama.cpp's path only at a step where llama.cpp's own top two
  * candidates were within the tie gap in log-probability (a near tie that rounding
- * decides); such a run is reported and compared no further. The gap depends on
- * the arithmetic: the ref backend keeps activations in f32 (TIE_GAP_F32); the cpu
- * and cuda backends round each activation row to 8 bits per 32 values before a
- * quantized matmul, as llama.cpp does, but not with llama.cpp's exact rounding
- * (its q8_1/q8_K blocks, f16 scales, f16 queries in attention), so the two
- * engines carry independent rounding noise. Measured on SmolLM2 (test_kv_q8's
- * yardsticks): a change of that noise moves logits by 0.2-0.65 standard
- * deviations; the divergences seen against llama.cpp sit at top-2 gaps of
- * 0.03-0.33. TIE_GAP_Q8 = 0.5 admits those and still fails a real error, which
- * moves a confident token (gaps of several units). Bit-level parity with
- * llama.cpp's rounding would let this shrink back to TIE_GAP_F32. On the ref backend
+ * decides); such a run is reported and compared no further. How near is near:
+ * llama.cpp rounds every activation row to 8 bits before a quantized matmul (and
+ * queries to f16 in attention), so its logits carry rounding noise that exact
+ * arithmetic does not. inferd's ref backend (f32 activations, within 1e-6 of
+ * transformers on the golden-logit models) leaves llama.cpp's path on these Q4
+ * files at llama.cpp top-2 gaps of 0.03 to 0.35; the cpu backend (which rounds
+ * much as llama.cpp does, but not bit for bit) leaves it at similar gaps, often at
+ * the same steps with the same tokens. TIE_GAP = 0.5 admits that noise and still fails a real error, which moves
+ * confident tokens (gaps of whole units). On the ref backend
  * (slow by design) each run is compared for its first REF_STEPS tokens unless
  * INFERD_GOLDEN_STEPS says otherwise. Skips when the golden files or the
  * models (~/.cache/inferd/models, INFERD_MODELS) are absent. */
@@ -26,8 +24,7 @@
 #include "check.h"
 #include "model/session.h"
 
-#define TIE_GAP_F32 0.02
-#define TIE_GAP_Q8 0.5
+#define TIE_GAP 0.5
 #define REF_STEPS 12
 
 static int argmax(const float *x, int n)
@@ -63,7 +60,8 @@ static int check_model(const char *golden, const char *model_path)
     model_session ms = {0};
     float *logits = NULL;
     model_options opt = {.max_rows = 128, .max_out = 1};
-    int rc = model_session_open(&ms, model_path, NULL, 0, &opt, &err);
+    /* INFERD_TEST_BACKEND=ref checks the f32-activation path (slow; see REF_STEPS). */
+    int rc = model_session_open(&ms, model_path, getenv("INFERD_TEST_BACKEND"), 0, &opt, &err);
     if (!rc) rc = model_session_kv(&ms, 1, 512, 0, BE_KV_F16, &err);
     CHECK_MSG(rc == 0, "%s: %s", model_path, err.msg);
     if (rc) goto out;
@@ -72,7 +70,7 @@ static int check_model(const char *golden, const char *model_path)
     logits = malloc((size_t)nv * sizeof *logits);
     const char *env = getenv("INFERD_GOLDEN_STEPS");
     int max_steps = env && *env ? atoi(env) : (!strcmp(be->name, "ref") ? REF_STEPS : 1 << 30);
-    const double tie_gap = !strcmp(be->name, "ref") ? TIE_GAP_F32 : TIE_GAP_Q8;
+    const double tie_gap = TIE_GAP;
     size_t ri;
     json_t *run;
     json_array_foreach(json_object_get(g, "runs"), ri, run) {
