@@ -33,7 +33,7 @@ static void usage(FILE *out)
             "  -n N               tokens generated one by one (default 128; 0 = skip)\n"
             "  -r N               repetitions of each test (default 3)\n"
             "  --threads N        worker threads (default: one per core)\n"
-            "  --backend NAME     ref | cpu (default %s)\n"
+            "  --backend NAME     ref | cpu | cuda | auto (default %s; --device too)\n"
             "  --json             one JSON object per test instead of the table\n",
             be_default_name());
 }
@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
         else if (!strcmp(a, "-n")) bad = parse_int(v, 0, 1 << 16, &o->n_gen);
         else if (!strcmp(a, "-r")) bad = parse_int(v, 1, 1000, &o->reps);
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) bad = parse_int(v, 1, 4096, &o->threads);
-        else if (!strcmp(a, "--backend")) o->backend = v;
+        else if (!strcmp(a, "--backend") || !strcmp(a, "--device")) o->backend = v;
         else {
             fprintf(stderr, "inferd bench-model: unknown option '%s'\n\n", a);
             usage(stderr);

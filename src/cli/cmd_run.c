@@ -54,7 +54,7 @@ static void usage(FILE *out)
             "  --ignore-eos           keep generating past end of generation\n"
             "  --json                 print one JSON object instead of streamed text\n"
             "  --threads N            worker threads (default: one per core)\n"
-            "  --backend NAME         ref | cpu (default %s)\n"
+            "  --backend NAME         ref | cpu | cuda | auto (default %s; --device too)\n"
             "  --ctx N                context length (default: prompt + n, within the model's)\n"
             "  --batch N              most prompt tokens per forward step (default 512)\n"
             "  --kv-type T            f16 | bf16 | q8 | f32 (default f16)\n",
@@ -126,7 +126,7 @@ static int parse_args(int argc, char **argv, run_opts *o)
             bad = parse_int(v, 1, 1 << 24, &o->ctx);
         } else if (!strcmp(a, "--batch") || !strcmp(a, "-b")) {
             bad = parse_int(v, 1, 1 << 16, &o->batch);
-        } else if (!strcmp(a, "--backend")) {
+        } else if (!strcmp(a, "--backend") || !strcmp(a, "--device")) {
             o->backend = v;
         } else if (!strcmp(a, "--temp")) {
             bad = parse_float(v, &o->sp.temperature);

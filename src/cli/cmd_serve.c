@@ -23,7 +23,8 @@ static void usage(FILE *out)
         "  --port N                    TCP port (default 8080; 0 = any free port)\n"
         "  --api-key KEY               require 'Authorization: Bearer KEY' (default: none)\n"
         "  --served-model-name NAME    model id in the API (default: the model's name)\n"
-        "  --backend NAME              compute backend (default: the best built in)\n"
+        "  --backend, --device NAME    ref | cpu | cuda | auto (default auto: cuda when a GPU\n"
+        "                              is usable, else cpu)\n"
         "  --threads N                 worker threads (default: one per core)\n"
         "  --ctx-size N                context length in tokens (default: the model's)\n"
         "  --max-num-seqs N            sequences decoded together (default 64)\n"
@@ -110,7 +111,7 @@ int cmd_serve(int argc, char **argv)
         else if (!strcmp(a, "--port")) bad = parse_int(v, 0, 65535, &sc.port);
         else if (!strcmp(a, "--api-key")) sc.api_key = v;
         else if (!strcmp(a, "--served-model-name")) sc.served_model_name = v;
-        else if (!strcmp(a, "--backend")) ro.backend = v;
+        else if (!strcmp(a, "--backend") || !strcmp(a, "--device")) ro.backend = v;
         else if (!strcmp(a, "--threads")) bad = parse_int(v, 1, 1024, &ro.n_threads);
         else if (!strcmp(a, "--ctx-size")) bad = parse_int(v, 2, 1 << 24, &ro.ctx_size);
         else if (!strcmp(a, "--max-num-seqs")) bad = parse_int(v, 1, 4096, &ro.max_num_seqs);
