@@ -13,7 +13,7 @@
 #                --json OUT/<server>-<k>.json --report OUT/<server>-<k>.md
 # against it, saves its /metrics, the server's CPU seconds (utime+stime from
 # /proc) and the load average before and after, stops it, and goes on with the
-# next. --order lists the servers in run order; a name may repeat to interleave
+# next (runs add to those already in OUTDIR). --order lists the servers in run order; a name may repeat to interleave
 # repetitions ("inferd llama llama inferd"). At the end it prints a side-by-side
 # Markdown table from every JSON in OUTDIR (mean over repetitions, with min-max).
 #
@@ -23,6 +23,11 @@
 # (16 slots of C tokens each, no unified KV, continuous batching and prompt
 # cache on as by default; a prompt goes to the slot whose cached prompt matches
 # it best).
+#
+# Server names for --order: inferd, llama (llama-server as shipped), and
+# llama-passive (the same with OMP_WAIT_POLICY=passive: the peer is built with
+# OpenMP, whose workers spin at barriers; on a shared, overloaded machine that
+# spinning is most of its CPU time, see bench/RESULTS.md).
 #
 # env: PEER_BIN (default .peer/build-cpu/bin), INFERD (default build/sbench/src/cli/inferd),
 #      PORT_INFERD (18080), PORT_LLAMA (18081)
@@ -65,7 +70,9 @@ run_one() { # server-name repetition-index
             > "$out/$name-$k.log" 2>&1 &
     else
         port=$pl
-        "$peer/llama-server" -m "$model" --port "$port" -t "$threads" -np 16 \
+        local envs=()
+        [ "$name" = llama-passive ] && envs=(OMP_WAIT_POLICY=passive)
+        env "${envs[@]}" "$peer/llama-server" -m "$model" --port "$port" -t "$threads" -np 16 \
             -c $((16 * ctx)) -no-kvu -cb --metrics --no-webui \
             > "$out/$name-$k.log" 2>&1 &
     fi
@@ -89,10 +96,9 @@ run_one() { # server-name repetition-index
     stop
 }
 
-declare -A rep=()
-for s in $order; do
-    rep[$s]=$(( ${rep[$s]:-0} + 1 ))
-    run_one "$s" "${rep[$s]}"
+for s in $order; do # repetitions are numbered after those already in $out
+    k=1; while [ -e "$out/$s-$k.json" ]; do k=$((k + 1)); done
+    run_one "$s" "$k"
 done
 
 # Side-by-side table over every run in $out.
@@ -106,8 +112,9 @@ for f in sorted(glob.glob(os.path.join(out, "*-[0-9]*.json"))):
     d = json.load(open(f))
     cpu = f[:-5] + ".cpu.json"
     runs.setdefault(name, []).append((d, json.load(open(cpu)) if os.path.exists(cpu) else None))
-if set(runs) != {"inferd", "llama"}:
-    sys.exit("need runs of both servers in " + out)
+peers = [n for n in ("llama", "llama-passive") if n in runs]
+if "inferd" not in runs or not peers:
+    sys.exit("need runs of inferd and of llama-server in " + out)
 
 def phase(d, n):
     return next((p for p in d["phases"] if p["name"] == n), None)
@@ -122,45 +129,47 @@ def ratio(a, b, fmt="%.2f"):
     return (fmt % (st.mean(a) / st.mean(b)) + "x") if a and b and st.mean(b) else "-"
 
 d0 = runs["inferd"][0][0]
-print(f"max_tokens {d0['config']['max_tokens']}, temperature {d0['config']['temperature']}, "
-      f"runs: inferd {len(runs['inferd'])}, llama-server {len(runs['llama'])} "
-      "(mean, min-max over runs)\n")
-print("| phase | metric | inferd serve | llama-server | inferd / llama |")
-print("| --- | --- | ---: | ---: | ---: |")
+lab = {"llama": "llama-server", "llama-passive": "llama-server, OMP passive"}
+print(f"max_tokens {d0['config']['max_tokens']}, temperature {d0['config']['temperature']}, runs: "
+      + ", ".join(f"{lab.get(n, n)} {len(runs[n])}" for n in ["inferd"] + peers)
+      + " (mean, min-max over runs)\n")
+print("| phase | metric | inferd serve | " + " | ".join(lab[p] for p in peers) + " | "
+      + " | ".join("inferd / " + lab[p] for p in peers) + " |")
+print("| --- | --- | ---: |" + " ---: |" * (2 * len(peers)))
+def row(n, metric, f, fmt="%.1f", bold=False, suffix=""):
+    a = vals("inferd", f); bs = [vals(p, f) for p in peers]
+    if not a and not any(bs): return  # phase not run
+    rs = [ratio(a, b) for b in bs]
+    if bold: rs = ["**" + r + "**" for r in rs]
+    print(f"| {n} | {metric} | {cell(a, fmt)}{suffix} | " + " | ".join(cell(b, fmt) + suffix for b in bs)
+          + " | " + " | ".join(rs) + " |")
 names = [p["name"] for p in d0["phases"] if p["kind"] in ("sequential", "concurrent")]
+def summ(d, n, k, sub=None):
+    v = ((phase(d, n) or {}).get("summary") or {}).get(k)
+    return (v or {}).get(sub) if sub else v
 for n in names:
-    thr = lambda d: (phase(d, n) or {}).get("summary", {}).get("throughput_tok_s")
-    a, b = vals("inferd", thr), vals("llama", thr)
-    print(f"| {n} | aggregate tok/s | {cell(a)} | {cell(b)} | **{ratio(a, b)}** |")
-    p50 = lambda d: ((phase(d, n) or {}).get("summary", {}).get("ttft_ms") or {}).get("p50")
-    a, b = vals("inferd", p50), vals("llama", p50)
-    print(f"| {n} | TTFT p50 ms | {cell(a, '%.0f')} | {cell(b, '%.0f')} | {ratio(a, b)} |")
-    dec = lambda d: ((phase(d, n) or {}).get("summary", {}).get("decode_tok_s") or {}).get("p50")
-    a, b = vals("inferd", dec), vals("llama", dec)
-    print(f"| {n} | decode p50 tok/s per stream | {cell(a)} | {cell(b)} | {ratio(a, b)} |")
-    fail = lambda d: (phase(d, n) or {}).get("summary", {}).get("failed")
-    a, b = vals("inferd", fail), vals("llama", fail)
-    if sum(a) + sum(b):
-        print(f"| {n} | failed | {sum(a)} | {sum(b)} | |")
+    row(n, "aggregate tok/s", lambda d: summ(d, n, "throughput_tok_s"), bold=True)
+    row(n, "TTFT p50 ms", lambda d: summ(d, n, "ttft_ms", "p50"), "%.0f")
+    row(n, "decode p50 tok/s per stream", lambda d: summ(d, n, "decode_tok_s", "p50"))
+    fails = [sum(vals(s, lambda d: summ(d, n, "failed"))) for s in ["inferd"] + peers]
+    if sum(fails):
+        print(f"| {n} | failed | " + " | ".join(map(str, fails)) + " |" + " |" * len(peers))
 for n in ("prefix", "prefix+system"):
     def sp(d, n=n):
         p = phase(d, n)
-        if not p: return None
-        s = [q["speedup"] for q in p["pairs"] if q.get("speedup")]
+        s = [q["speedup"] for q in p["pairs"] if q.get("speedup")] if p else []
         return st.mean(s) if s else None
     def t(d, k, n=n):
         p = phase(d, n)
         return st.mean(q[k] for q in p["pairs"]) if p else None
-    a, b = vals("inferd", sp), vals("llama", sp)
-    print(f"| {n} | mean speedup (1st / 2nd TTFT) | {cell(a)}x | {cell(b)}x | |")
-    for k, lab in (("ttft1_ms", "1st TTFT ms (mean of 3)"), ("ttft2_ms", "2nd TTFT ms (mean of 3)")):
-        a, b = vals("inferd", lambda d: t(d, k)), vals("llama", lambda d: t(d, k))
-        print(f"| {n} | {lab} | {cell(a, '%.0f')} | {cell(b, '%.0f')} | {ratio(a, b)} |")
-for s in ("inferd", "llama"):
+    row(n, "mean speedup (1st / 2nd TTFT)", sp, suffix="x")
+    row(n, "1st TTFT ms (mean of 3 pairs)", lambda d: t(d, "ttft1_ms"), "%.0f")
+    row(n, "2nd TTFT ms (mean of 3 pairs)", lambda d: t(d, "ttft2_ms"), "%.0f")
+for s in ["inferd"] + peers:
     for i, (d, c) in enumerate(runs[s], 1):
         if c:
             toks = sum(p["summary"]["completion_tokens"] for p in d["phases"])
-            print(f"\n{s} run {i}: {c['wall_s']} s wall, server CPU {c['cpu_s']} s "
+            print(f"\n{lab.get(s, s)} run {i}: {c['wall_s']} s wall, server CPU {c['cpu_s']:.1f} s "
                   f"({c['cpu_s'] / max(c['wall_s'], 1):.2f} cores), {toks} tokens, "
                   f"{toks / max(c['cpu_s'], 1e-9):.1f} tok per server CPU-s; load {c['load_before']} -> {c['load_after']}", end="")
 print()
