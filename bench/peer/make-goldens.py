@@ -285,6 +285,7 @@ def main():
                 results[label + "-bos"] = srv.post("/tokenize", {"content": "", "add_special": True,
                                                                   "parse_special": False})["tokens"]
                 cmd = " ".join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in srv.cmd)
+                cmd = cmd.replace(f"--port {srv.port}", "--port PORT")
                 results[label + "-cmd"] = cmd.replace(path, m["file"])
             finally:
                 srv.close()
