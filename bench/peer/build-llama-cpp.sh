@@ -10,6 +10,10 @@
 #               state, and llama.cpp's AMX matmul dies on ldtilecfg)
 #   --jobs N    parallel build jobs (default 2)
 #   --targets   CMake targets to build (default: all the peer tools)
+#   --pack      only write .peer/llama.cpp-VERSION-src.tar.gz: the vendored source
+#               without models/, docs/, media/ and benches/ (~10 MB instead of the 77 MB
+#               sdist), small enough to carry to the GPU machine; there the script
+#               builds from it when no sdist is at hand
 # env: PEER_DIR (default <repo>/.peer), LLCPP_PY_VERSION (default 0.3.36),
 #      LLCPP_SDIST (path of an already downloaded sdist)
 # Idempotent: download, extraction and configure happen once; rebuilding is a no-op
@@ -22,6 +26,7 @@ PEER_DIR=${PEER_DIR:-$repo/.peer}
 VERSION=${LLCPP_PY_VERSION:-0.3.36}
 CUDA=0
 AMX=0
+PACK=0
 JOBS=2
 TARGETS="llama-bench llama-tokenize llama-completion llama-simple llama-cli llama-quantize llama-server"
 
@@ -29,26 +34,32 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --cuda) CUDA=1 ;;
         --amx) AMX=1 ;;
+        --pack) PACK=1 ;;
         --jobs) JOBS=$2; shift ;;
         --targets) TARGETS=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
 mkdir -p "$PEER_DIR/dl"
+src=$PEER_DIR/llama.cpp-$VERSION
+pack=$PEER_DIR/llama.cpp-$VERSION-src.tar.gz
+if [ ! -f "$src/CMakeLists.txt" ] && [ "$PACK" = 0 ] && [ -f "$pack" ]; then
+    echo "peer: extracting $pack"
+    mkdir -p "$src" && tar xzf "$pack" -C "$src"
+fi
 sdist=${LLCPP_SDIST:-$PEER_DIR/dl/llama_cpp_python-$VERSION.tar.gz}
 if [ ! -f "$sdist" ] && [ -f "/tmp/models/llcpp/llama_cpp_python-$VERSION.tar.gz" ]; then
     sdist=/tmp/models/llcpp/llama_cpp_python-$VERSION.tar.gz
 fi
-if [ ! -f "$sdist" ]; then
+if [ ! -f "$sdist" ] && [ ! -f "$src/CMakeLists.txt" ]; then
     echo "peer: downloading llama-cpp-python==$VERSION sdist from PyPI"
     python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$PEER_DIR/dl"
     sdist=$PEER_DIR/dl/llama_cpp_python-$VERSION.tar.gz
 fi
 
-src=$PEER_DIR/llama.cpp-$VERSION
 if [ ! -f "$src/CMakeLists.txt" ]; then
     echo "peer: extracting vendor/llama.cpp from $sdist"
     rm -rf "$src.tmp" && mkdir -p "$src.tmp"
@@ -61,6 +72,13 @@ if [ ! -f "$src/LLAMA_CPP_COMMIT" ]; then
     tar xzf "$sdist" -O "llama_cpp_python-$VERSION/CHANGELOG.md" \
         | sed -n "/^## \[$VERSION\]/,/^## \[/p" | grep -o 'llama.cpp@[0-9a-f]*' | head -1 \
         | sed 's/.*@//' > "$src/LLAMA_CPP_COMMIT" || true
+fi
+
+if [ "$PACK" = 1 ]; then
+    tar czf "$pack" -C "$src" --exclude=./models --exclude=./docs --exclude=./media \
+        --exclude=./benches --exclude=./.git .
+    echo "peer: wrote $pack ($(du -h "$pack" | cut -f1)); carry it to $pack on the other machine"
+    exit 0
 fi
 
 if [ "$CUDA" = 1 ]; then
