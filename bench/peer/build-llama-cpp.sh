@@ -114,6 +114,10 @@ todo=()
 for t in $TARGETS; do
     if grep -qx "$t" <<<"$have"; then todo+=("$t"); else echo "peer: target $t not in this version, skipped"; fi
 done
+if [ ${#todo[@]} -eq 0 ]; then
+    echo "peer: none of the targets ($TARGETS) exists in this version" >&2
+    exit 1
+fi
 cmake --build "$build" -j "$JOBS" --target "${todo[@]}"
 
 echo "peer: llama.cpp $(cat "$src/LLAMA_CPP_COMMIT" 2>/dev/null) vendored in llama-cpp-python $VERSION (sdist sha256 $(cut -c1-16 "$src/SDIST.sha256")...)"
