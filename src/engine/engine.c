@@ -209,6 +209,16 @@ static void running_remove(engine *e, int32_t i)
     e->n_running--;
 }
 
+/* Removes s from the running list wherever it is. */
+static void running_drop(engine *e, const engine_seq *s)
+{
+    for (int32_t i = 0; i < e->n_running; i++)
+        if (e->running[i] == s) {
+            running_remove(e, i);
+            return;
+        }
+}
+
 static void cancel_everything(engine *e)
 {
     drain_incoming(e);
@@ -509,11 +519,7 @@ int engine_step(engine *e, inf_error *err)
         /* A failed step fails the sequences in it, not the process. */
         for (int32_t s = 0; s < b.n_seq; s++) {
             engine_seq *q = e->b_seq_of[s];
-            for (int32_t i = 0; i < e->n_running; i++)
-                if (e->running[i] == q) {
-                    running_remove(e, i);
-                    break;
-                }
+            running_drop(e, q);
             finish_seq(e, q, ENGINE_FINISH_ERROR, err);
         }
         publish_gauges(e);
@@ -529,11 +535,7 @@ int engine_step(engine *e, inf_error *err)
         float *row = e->logits + (size_t)out * (size_t)e->runner.n_vocab;
         out++;
         if (emit_token(e, q, row)) {
-            for (int32_t i = 0; i < e->n_running; i++)
-                if (e->running[i] == q) {
-                    running_remove(e, i);
-                    break;
-                }
+            running_drop(e, q);
         }
     }
     pthread_mutex_lock(&e->slock);

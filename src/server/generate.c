@@ -453,15 +453,22 @@ static bool pump(gen_job *j, int timeout_ms, bool stream)
     return all_done;
 }
 
-static void observe_finish(gen_job *j)
+/* Counts the job's requests in the metrics once. A choice ended by a stop string
+ * counts as "stop" (its engine request was cancelled only to free it); a stream cut
+ * by its client counts every unfinished choice as cancelled. */
+static void observe_finish(gen_job *j, bool client_gone)
 {
+    if (j->observed) return;
     j->observed = true;
     double e2e = (double)(inf_clock_ns() - j->t0_ns) * 1e-9;
     for (int i = 0; i < j->n; i++) {
+        const choice *c = &j->ch[i];
         engine_finish f;
-        engine_request_wait(j->ch[i].req, j->ch[i].seen, 0, &f);
-        metrics_observe_request(&j->s->metrics, f == ENGINE_RUNNING ? ENGINE_FINISH_STOP : f, e2e,
-                                i == 0 ? j->n_prompt : 0, j->ch[i].req->n_generated);
+        engine_request_wait(c->req, c->seen, 0, &f);
+        if (c->finish && !strcmp(c->finish, "stop")) f = ENGINE_FINISH_STOP;
+        else if (client_gone || f == ENGINE_RUNNING) f = ENGINE_FINISH_CANCELLED;
+        metrics_observe_request(&j->s->metrics, f, e2e, i == 0 ? j->n_prompt : 0,
+                                c->req->n_generated);
     }
 }
 
@@ -481,7 +488,7 @@ static enum MHD_Result answer_whole(gen_job *j, struct MHD_Connection *conn)
             for (int i = 0; i < j->n; i++) engine_request_cancel(j->ch[i].req);
         }
     }
-    observe_finish(j);
+    observe_finish(j, false);
     for (int i = 0; i < j->n; i++)
         if (j->ch[i].finish && !strcmp(j->ch[i].finish, "error")) {
             api_error e;
@@ -529,7 +536,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (srv_client_gone(j->fd)) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (pump(j, 100, true)) {
-            observe_finish(j);
+            observe_finish(j, false);
             if (j->g.include_usage) {
                 json_t *chunk = chunk_base(j);
                 json_object_set_new(chunk, "choices", json_array());
@@ -552,13 +559,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void stream_free(void *cls)
 {
     gen_job *j = cls;
-    if (!j->observed) {
-        j->observed = true;
-        double e2e = (double)(inf_clock_ns() - j->t0_ns) * 1e-9;
-        for (int i = 0; i < j->n; i++)
-            metrics_observe_request(&j->s->metrics, ENGINE_FINISH_CANCELLED, e2e,
-                                    i == 0 ? j->n_prompt : 0, j->ch[i].req->n_generated);
-    }
+    observe_finish(j, true); /* no-op when the stream ended normally */
     job_free(j);
 }
 
