@@ -336,9 +336,12 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     a.block_off = cb->batch.block_off;
     a.blocks = cb->batch.blocks;
 
-    // Split the keys only when rows x heads leave the GPU idle.
+    // Split the keys only when rows x heads leave the GPU idle. The split
+    // count follows the bucket of the longest context (kv_cap), not its exact
+    // length, so that a captured step replays unchanged as contexts grow; a
+    // split whose range is empty leaves (max -inf, sum 0), which combine skips.
     int64_t units = n * p->n_head;
-    int64_t kv_len = cb->batch.max_kv;
+    int64_t kv_len = cb->batch.kv_cap;
     if (p->window > 0 && kv_len > p->window) kv_len = p->window;
     int64_t nsp = 1;
     if (units < 264 && kv_len > 256) {

@@ -333,7 +333,9 @@ int cu_batch_set(be_backend *be, const model_batch *b, inf_error *err)
     c->n = b->n;
     c->n_seq = b->n_seq;
     c->n_out = b->n_out;
-    c->max_kv = max_kv;
+    int32_t kv_cap = 256;
+    while (kv_cap < max_kv && kv_cap < (INT32_MAX >> 1)) kv_cap *= 2;
+    c->kv_cap = kv_cap;
     return INF_OK;
 }
 

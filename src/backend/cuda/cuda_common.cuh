@@ -44,9 +44,11 @@ struct cu_kv {
 
 // The step's batch on the device: one allocation holding every index array, so
 // that the pointers stay fixed from step to step (a step can be captured as a
-// graph). Host copies of the counts pick launch shapes.
+// graph). Host copies of the counts pick launch shapes; kv_cap is the longest
+// kv_len rounded up to a power of two (at least 256), so that launch shapes
+// depend on a bucket of lengths rather than on the length itself.
 struct cu_batch {
-    int32_t n, n_seq, n_out, max_kv;
+    int32_t n, n_seq, n_out, kv_cap;
     int32_t *token, *pos, *seq, *out_rows;   // (n), (n), (n), (n_out): device
     int32_t *kv_len, *block_off, *blocks;    // (n_seq), (n_seq), (sum of tables): device
     int32_t *d_all;                          // the one device allocation

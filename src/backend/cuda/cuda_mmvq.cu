@@ -227,22 +227,26 @@ void cu_pack_dequant_f16(cu_backend *cb, const cu_tensor *w, const int32_t *idx,
     dequant(cb, w, idx, row0, n_rows, dst);
 }
 
+void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k)
+{
+    INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->q8_cap);
+    // x is quantized once until an op other than matmul runs (q, k, v and
+    // gate, up share their input): cb->op_gen counts those ops.
+    if (cb->q8_src == x && cb->q8_n >= n && cb->q8_k == k && cb->q8_gen == cb->op_gen) return;
+    int64_t blocks = n * (k / 32);
+    q8_x_kernel<<<cu_blocks(blocks, 8), 256, 0, cb->stream>>>(x, blocks, cb->q8_x, cb->q8_ds);
+    cu_check_launch(cb, "matmul: x to int8");
+    cb->q8_src = x;
+    cb->q8_n = n;
+    cb->q8_k = k;
+    cb->q8_gen = cb->op_gen;
+}
+
 void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
              const float *bias)
 {
     int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w), nb = k / 32;
-    INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->q8_cap);
-    // x is quantized once until an op other than matmul runs (q, k, v and
-    // gate, up share their input): cb->op_gen counts those ops.
-    if (cb->q8_src != x || cb->q8_n < n || cb->q8_k != k || cb->q8_gen != cb->op_gen) {
-        int64_t blocks = n * nb;
-        q8_x_kernel<<<cu_blocks(blocks, 8), 256, 0, cb->stream>>>(x, blocks, cb->q8_x, cb->q8_ds);
-        cu_check_launch(cb, "matmul (decode): x to int8");
-        cb->q8_src = x;
-        cb->q8_n = n;
-        cb->q8_k = k;
-        cb->q8_gen = cb->op_gen;
-    }
+    cu_q8_prepare(cb, x, n, k);
     for (int64_t i = 0; i < n;) {
         int64_t left = n - i;
         int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;

@@ -42,6 +42,12 @@ void cu_pack_dequant_f32(cu_backend *cb, const cu_tensor *w, const int32_t *idx,
 void cu_pack_dequant_f16(cu_backend *cb, const cu_tensor *w, const int32_t *idx, int64_t row0,
                          int64_t n_rows, __half *dst);
 
+// Rounds rows [0, n) of x (k values each, k % 32 == 0) to int8 with one scale
+// per 32 values into cb->q8_x (row i at q8_x + i * k) and cb->q8_ds ((d, d * sum
+// of the 32 quants) per block, row i at q8_ds + i * k / 32), unless they still
+// hold that x (same pointer, at least n rows, no other op ran since).
+void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k);
+
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1),
 // w packed: x is rounded to int8 with one scale per 32 values (once per x and
 // step, cb->q8_*), then integer dot products (dp4a) per block.
