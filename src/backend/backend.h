@@ -181,6 +181,10 @@ typedef struct be_ops {
     void (*softmax)(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n);
     void (*gather_out)(be_backend *be, be_tensor *out, const be_tensor *x);
     void (*kv_copy_block)(be_backend *be, be_kv *kv, int32_t dst, int32_t src);
+
+    /* -- step recording (optional: NULL where ops run at the call) -- */
+    int (*graph_begin)(be_backend *be, uint64_t key);
+    int (*graph_end)(be_backend *be, inf_error *err);
 } be_ops;
 
 /* Every backend struct starts with this, so a be_backend * is a pointer to it. */
@@ -411,6 +415,36 @@ static inline void be_gather_out(be_backend *be, be_tensor *out, const be_tensor
 static inline void be_kv_copy_block(be_backend *be, be_kv *kv, int32_t dst, int32_t src)
 {
     be->ops->kv_copy_block(be, kv, dst, src);
+}
+
+/* ---- Step recording ---------------------------------------------------------
+ *
+ * A backend whose ops are enqueued (CUDA) can record the ops of a step once and
+ * replay the recording on later steps of the same shape, which removes the cost
+ * of issuing each op (hundreds per decode step). Between be_batch_set and the
+ * step's first op the caller asks be_graph_begin with a key that identifies the
+ * op sequence it is about to issue: equal keys promise the same ops on the same
+ * tensors with the same non-batch arguments (e.g. a hash of the model, the pool,
+ * the row count and the output-row count). The backend adds what depends on the
+ * batch itself (row and sequence counts, a bucket of context lengths). It
+ * answers:
+ *   BE_GRAPH_OFF        not recording: issue the ops as usual;
+ *   BE_GRAPH_RECORDING  issue the ops, then call be_graph_end, which runs them;
+ *   BE_GRAPH_REPLAYED   the step's ops are already enqueued: issue none.
+ * be_graph_end returns INF_ERR_UNSUPPORTED when the recording failed (nothing
+ * ran, and the backend records no more): the caller then issues the ops again.
+ * The batch's contents (tokens, positions, block tables) may differ between
+ * replays: ops read them from the buffers be_batch_set fills. */
+enum { BE_GRAPH_OFF = 0, BE_GRAPH_RECORDING = 1, BE_GRAPH_REPLAYED = 2 };
+
+static inline int be_graph_begin(be_backend *be, uint64_t key)
+{
+    return be->ops->graph_begin ? be->ops->graph_begin(be, key) : BE_GRAPH_OFF;
+}
+
+static inline int be_graph_end(be_backend *be, inf_error *err)
+{
+    return be->ops->graph_end ? be->ops->graph_end(be, err) : 0;
 }
 
 /* ---- Introspection (for implementers and tests) ----------------------------- */

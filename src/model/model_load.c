@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "quant/quant.h"
 
 #define DEFAULT_MAX_ROWS 512
@@ -225,6 +226,15 @@ void model_layer_rope(const model *m, uint32_t il, be_rope *out)
     }
 }
 
+/* Issues the ops of one step for the model's architecture. */
+static void model_graph_issue(model *m, be_kv *kv, const model_batch *b)
+{
+    if (m->hp.arch == ARCH_GEMMA3)
+        model_graph_gemma3(m, kv, b);
+    else
+        model_graph_llama(m, kv, b);
+}
+
 int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_error *err)
 {
     const be_kv_config *kc = be_kv_config_of(kv);
@@ -240,10 +250,16 @@ int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_
     if (b->n_out > 0 && !logits)
         return inf_errorf(err, INF_ERR_INVALID, "no logits buffer for %d output rows", b->n_out);
     if ((rc = be_batch_set(m->be, b, err))) return rc;
-    if (m->hp.arch == ARCH_GEMMA3)
-        model_graph_gemma3(m, kv, b);
-    else
-        model_graph_llama(m, kv, b);
+    /* The ops of a step depend only on the model, the pool and the row counts. */
+    uint64_t key = inf_hash_bytes(&m, sizeof m, (uint64_t)(uintptr_t)kv);
+    key = inf_hash_bytes(&b->n, sizeof b->n, key);
+    key = inf_hash_bytes(&b->n_out, sizeof b->n_out, key);
+    int g = be_graph_begin(m->be, key);
+    if (g != BE_GRAPH_REPLAYED) model_graph_issue(m, kv, b);
+    if (g == BE_GRAPH_RECORDING && (rc = be_graph_end(m->be, err))) {
+        if (rc != INF_ERR_UNSUPPORTED) return rc;
+        model_graph_issue(m, kv, b); /* the recording failed: run the ops as usual */
+    }
     if (b->n_out == 0) return INF_OK;
     return be_read(m->be, m->acts.logits, 0, b->n_out, logits, err);
 }

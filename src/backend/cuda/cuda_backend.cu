@@ -21,6 +21,8 @@
 
 // f16 values of dequantized weight rows for the prefill matmul: 32 MiB.
 #define CU_GEMM_W_HALVES ((size_t)16 << 20)
+// cuBLAS workspace (its guide suggests 32 MiB on Hopper).
+#define CU_BLAS_WS_BYTES ((size_t)32 << 20)
 
 void cu_record(cu_backend *cb, cudaError_t e, const char *what)
 {
@@ -62,6 +64,8 @@ void cu_destroy(be_backend *be)
     if (!be) return;
     cu_backend *cb = CU_BE(be);
     cudaStreamSynchronize(cb->stream);
+    cu_graph_reset(cb);
+    cudaFree(cb->blas_ws);
     cudaFree(cb->batch.d_all);
     cudaFreeHost(cb->batch.h_all);
     if (cb->batch.uploaded) cudaEventDestroy(cb->batch.uploaded);
@@ -82,6 +86,7 @@ int cu_weight_upload(be_backend *be, const char *name, uint32_t type, int n_dims
 {
     cu_backend *cb = CU_BE(be);
     *out = nullptr;
+    cu_graph_reset(cb); // scratch may move
     if (!cu_type_supported(type))
         return inf_errorf(err, INF_ERR_UNSUPPORTED,
                           "tensor %s: type %s is not supported by the cuda backend", name,
@@ -150,6 +155,7 @@ int cu_tensor_alloc(be_backend *be, const char *name, int n_dims, const int64_t 
 {
     cu_backend *cb = CU_BE(be);
     *out = nullptr;
+    cu_graph_reset(cb); // scratch may move
     if (n_dims < 1 || n_dims > BE_MAX_DIMS)
         return inf_errorf(err, INF_ERR_INVALID, "tensor %s: %d dims", name, n_dims);
     size_t count = 1;
@@ -201,6 +207,7 @@ void cu_tensor_free(be_backend *be, be_tensor *t)
 {
     if (!t) return;
     cudaStreamSynchronize(CU_BE(be)->stream);
+    cu_graph_reset(CU_BE(be)); // recordings may point at it
     cudaFree(CU_T(t)->d);
     free(t);
 }
@@ -220,6 +227,7 @@ void cu_kv_destroy(be_backend *be, be_kv *kvp)
 {
     if (!kvp) return;
     cudaStreamSynchronize(CU_BE(be)->stream);
+    cu_graph_reset(CU_BE(be)); // recordings may point at it
     cu_kv *kv = (cu_kv *)kvp;
     cudaFree(kv->k);
     cudaFree(kv->v);
@@ -285,6 +293,7 @@ int cu_batch_set(be_backend *be, const model_batch *b, inf_error *err)
     if (need > c->cap) {
         size_t cap = need < 4096 ? 4096 : need * 2;
         cudaStreamSynchronize(cb->stream);
+        cu_graph_reset(cb); // recordings read the old buffer
         cudaFree(c->d_all);
         cudaFreeHost(c->h_all);
         c->d_all = nullptr;
@@ -420,15 +429,21 @@ int cu_sync(be_backend *be, inf_error *err)
 
 // Every op but matmul (and the destroy) may write an activation, so it bumps
 // op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
-// stands still (cuda_mmvq.cu).
-template <auto F> struct bumped;
-template <typename R, typename... A, R (*F)(be_backend *, A...)> struct bumped<F> {
+// stands still (cuda_mmvq.cu). Every entry but add and rms_norm first launches
+// a residual add left pending (cu_flush_add); those two decide themselves.
+template <bool BUMP, bool FLUSH, auto F> struct entry;
+template <bool BUMP, bool FLUSH, typename R, typename... A, R (*F)(be_backend *, A...)>
+struct entry<BUMP, FLUSH, F> {
     static R call(be_backend *be, A... a)
     {
-        CU_BE(be)->op_gen++;
+        if (FLUSH) cu_flush_add(CU_BE(be));
+        if (BUMP) CU_BE(be)->op_gen++;
         return F(be, a...);
     }
 };
+template <auto F> using bumped = entry<true, true, F>;
+template <auto F> using flushed = entry<false, true, F>;
+template <auto F> using deferred = entry<true, false, F>;
 
 const be_ops cu_ops = {
     /*destroy*/ cu_destroy,
@@ -439,23 +454,25 @@ const be_ops cu_ops = {
     /*kv_destroy*/ bumped<cu_kv_destroy>::call,
     /*batch_set*/ bumped<cu_batch_set>::call,
     /*write*/ bumped<cu_write>::call,
-    /*read*/ cu_read,
-    /*sync*/ cu_sync,
+    /*read*/ flushed<cu_read>::call,
+    /*sync*/ flushed<cu_sync>::call,
     /*embed*/ bumped<cu_embed>::call,
-    /*matmul*/ cu_matmul,
-    /*rms_norm*/ bumped<cu_rms_norm>::call,
+    /*matmul*/ flushed<cu_matmul>::call,
+    /*rms_norm*/ deferred<cu_rms_norm>::call,
     /*rope*/ bumped<cu_rope>::call,
     /*kv_write*/ bumped<cu_kv_write>::call,
     /*attention*/ bumped<cu_attention>::call,
     /*swiglu*/ bumped<cu_swiglu>::call,
     /*geglu*/ bumped<cu_geglu>::call,
-    /*add*/ bumped<cu_add>::call,
+    /*add*/ deferred<cu_add>::call,
     /*mul*/ bumped<cu_mul>::call,
     /*scale*/ bumped<cu_scale>::call,
     /*softcap*/ bumped<cu_softcap>::call,
     /*softmax*/ bumped<cu_softmax>::call,
     /*gather_out*/ bumped<cu_gather_out>::call,
     /*kv_copy_block*/ bumped<cu_kv_copy_block>::call,
+    /*graph_begin*/ flushed<cu_graph_begin>::call,
+    /*graph_end*/ flushed<cu_graph_end>::call,
 };
 
 } // namespace
@@ -481,8 +498,19 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
         cu_destroy(&cb->base);
         return fail(err, INF_ERR_UNSUPPORTED, e, "cannot start device 0", nullptr);
     }
+    const char *g = getenv("INFERD_CUDA_GRAPHS");
+    cb->graph_off = g && strcmp(g, "0") == 0;
+    // A workspace of our own, so that cuBLAS allocates nothing while a step is
+    // being recorded.
+    e = cudaMalloc(&cb->blas_ws, CU_BLAS_WS_BYTES);
+    if (e != cudaSuccess) {
+        cb->blas_ws = nullptr;
+        cu_destroy(&cb->base);
+        return fail(err, INF_ERR_NOMEM, e, "cuBLAS workspace", nullptr);
+    }
     cublasStatus_t bs = cublasCreate(&cb->blas);
     if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetStream(cb->blas, cb->stream);
+    if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetWorkspace(cb->blas, cb->blas_ws, CU_BLAS_WS_BYTES);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         cu_destroy(&cb->base);
         return inf_errorf(err, INF_ERR_UNSUPPORTED, "cuda backend: cuBLAS did not start (status %d)",

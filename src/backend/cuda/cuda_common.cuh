@@ -57,6 +57,22 @@ struct cu_batch {
     cudaEvent_t uploaded;                    // h_all may be rewritten once this fired
 };
 
+// A recorded step (cuda_graph.cu): its key and the executable graph.
+struct cu_graph_slot {
+    uint64_t key;
+    cudaGraphExec_t exec;  // nullptr: free slot
+    uint64_t used;         // graph_clock at its last replay (least recent goes first)
+};
+
+#define CU_GRAPH_SLOTS 48
+
+// A residual add not yet launched (cuda_ops.cu): out = a + b over n rows of d.
+struct cu_pending_add {
+    float *out;            // nullptr: none pending
+    const float *a, *b;
+    int64_t n, d;
+};
+
 struct cu_backend {
     be_backend base;       // first
     int device;
@@ -82,9 +98,18 @@ struct cu_backend {
     int64_t q8_n, q8_k;
     uint64_t q8_gen;
     uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
+    cu_pending_add padd;   // see cu_flush_add
     // Pinned host memory for be_read.
     float *h_read;
     size_t h_read_cap;     // floats
+    // Recorded steps (cuda_graph.cu), dropped whenever memory that a recording
+    // points at may move (cu_graph_reset).
+    cu_graph_slot graphs[CU_GRAPH_SLOTS];
+    uint64_t graph_clock;
+    uint64_t graph_key;    // of the step being recorded
+    bool graph_recording;
+    bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
+    void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it
     // First failure of enqueued work, reported at the next read / sync.
     int err_code;
     char err_msg[256];
@@ -96,6 +121,12 @@ struct cu_backend {
 
 // Records the first failure of a launch or of asynchronous work.
 void cu_record(cu_backend *cb, cudaError_t e, const char *what);
+
+// Step recording (cuda_graph.cu): the be_ops entries, and the reset that every
+// (re)allocation of memory a recording may point at must call.
+int cu_graph_begin(be_backend *be, uint64_t key);
+int cu_graph_end(be_backend *be, inf_error *err);
+void cu_graph_reset(cu_backend *cb);
 
 // Checks the last launch (no synchronisation).
 static inline void cu_check_launch(cu_backend *cb, const char *what)

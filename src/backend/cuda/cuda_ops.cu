@@ -6,6 +6,15 @@
 // thread per value over n * width values; row ops (norm, softmax) run one
 // block of 256 threads per row (or per norm group), reducing through warp
 // shuffles and one shared array of 8 partials.
+//
+// Fusions (each saves a launch and a pass over the row; a decode step is
+// hundreds of tiny kernels, so launches are what it costs):
+//   - a layer RMSNorm and SwiGLU/GeGLU also round their output to int8 with one
+//     scale per 32 values, as q8_x_kernel (cuda_mmvq.cu) would for the matmul
+//     that reads it next, and record that in cb->q8_* so the matmul skips it;
+//   - a residual add (x = x + o) is not launched at once but kept pending: when
+//     the next op is the RMSNorm of that x, one kernel does both; any other op
+//     launches it first (cu_flush_add, called by the op table's wrappers).
 #include "backend/cuda/cuda_ops.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
@@ -100,17 +109,46 @@ __device__ float block_max(float v, float *sh)
     return t;
 }
 
-// One block per group of e values (group g of the n * d / e groups).
-__global__ void rms_norm_kernel(float *out, const float *x, const float *w, int64_t e, float eps)
+// Value v of lane l of a warp whose 32 lanes hold 32 consecutive values of a
+// row, i.e. one int8 block (i = the value's index in the tensor): the same
+// rounding as q8_x_kernel (cuda_mmvq.cu), so that a matmul may use either.
+__device__ __forceinline__ void q8_round(float v, int64_t i, int8_t *q, float2 *ds)
+{
+    float amax = cu_warp_max(fabsf(v));
+    float d = amax / 127.0f;
+    int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
+    q[i] = (int8_t)qi;
+    int sum = __reduce_add_sync(0xffffffffu, qi);
+    if (i % 32 == 0) ds[i / 32] = make_float2(d, d * (float)sum);
+}
+
+// One block per group of e values (group g of the n * d / e groups). ADD: the
+// group is first replaced by x + b (the pending residual add, written back to
+// x). Q8 (e % 32 == 0): also rounds the output to int8 into q / ds.
+template <bool ADD, bool Q8>
+__global__ void rms_norm_kernel(float *out, float *x, const float *b, const float *w, int64_t e,
+                                float eps, int8_t *q, float2 *ds)
 {
     __shared__ float sh[THREADS / 32];
-    const float *xg = x + (int64_t)blockIdx.x * e;
-    float *og = out + (int64_t)blockIdx.x * e;
+    int64_t g0 = (int64_t)blockIdx.x * e;
+    float *xg = x + g0;
+    float *og = out + g0;
     float ss = 0;
-    for (int64_t c = threadIdx.x; c < e; c += THREADS) ss += xg[c] * xg[c];
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) {
+        float v = xg[c];
+        if constexpr (ADD) {
+            v += b[g0 + c];
+            xg[c] = v; // read back below by this same thread only
+        }
+        ss += v * v;
+    }
     ss = block_sum(ss, sh);
     float r = rsqrtf(ss / (float)e + eps);
-    for (int64_t c = threadIdx.x; c < e; c += THREADS) og[c] = xg[c] * r * w[c];
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) {
+        float v = xg[c] * r * w[c];
+        og[c] = v;
+        if constexpr (Q8) q8_round(v, g0 + c, q, ds);
+    }
 }
 
 __global__ void softmax_kernel(float *out, const float *x, int64_t d)
@@ -132,8 +170,11 @@ __global__ void softmax_kernel(float *out, const float *x, int64_t d)
 
 enum ew_op { EW_SWIGLU, EW_GEGLU, EW_ADD, EW_MUL, EW_SCALE, EW_SOFTCAP };
 
-template <int OP>
-__global__ void ew_kernel(float *out, const float *a, const float *b, float s, int64_t cnt)
+// Q8 (rows of a multiple of 32 values, so that each warp holds one int8 block
+// and cnt is a multiple of 32): also rounds the output to int8 into q / ds.
+template <int OP, bool Q8 = false>
+__global__ void ew_kernel(float *out, const float *a, const float *b, float s, int64_t cnt,
+                          int8_t *q = nullptr, float2 *ds = nullptr)
 {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= cnt) return;
@@ -153,6 +194,7 @@ __global__ void ew_kernel(float *out, const float *a, const float *b, float s, i
         r = s * tanhf(x / s);
     }
     out[i] = r;
+    if constexpr (Q8) q8_round(r, i, q, ds);
 }
 
 __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)
@@ -176,17 +218,41 @@ void check_same(const be_tensor *a, const be_tensor *b, int64_t n)
     INF_ASSERT(n <= cu_rows(a) && n <= cu_rows(b));
 }
 
-template <int OP>
+// Whether n rows of width d can also be rounded to int8 for the next matmul.
+bool q8_fits(const cu_backend *cb, int64_t n, int64_t d)
+{
+    return d % 32 == 0 && (size_t)(n * d) <= cb->q8_cap;
+}
+
+// The int8 copy now holds the n rows of width d at x (see cu_q8_prepare).
+void q8_claim(cu_backend *cb, const float *x, int64_t n, int64_t d)
+{
+    cb->q8_src = x;
+    cb->q8_n = n;
+    cb->q8_k = d;
+    cb->q8_gen = cb->op_gen;
+}
+
+// Q8GLU: a gated activation whose output feeds a matmul: round it to int8 too.
+template <int OP, bool Q8GLU = false>
 void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, float s,
         int64_t n, const char *what)
 {
+    cu_backend *cb = CU_BE(be);
     check_same(out, a, n);
     if (b) check_same(out, b, n);
-    int64_t cnt = n * cu_row_len(out);
+    int64_t d = cu_row_len(out), cnt = n * d;
     if (cnt <= 0) return;
-    ew_kernel<OP><<<cu_blocks(cnt, THREADS), THREADS, 0, CU_BE(be)->stream>>>(
+    if (Q8GLU && q8_fits(cb, n, d)) {
+        ew_kernel<OP, true><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(
+            fptr(out), fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
+        cu_check_launch(cb, what);
+        q8_claim(cb, fptr(out), n, d);
+        return;
+    }
+    ew_kernel<OP><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(
         fptr(out), fptr(a), b ? fptr(b) : nullptr, s, cnt);
-    cu_check_launch(CU_BE(be), what);
+    cu_check_launch(cb, what);
 }
 
 } // namespace
@@ -226,35 +292,73 @@ void cu_embed(be_backend *be, be_tensor *out, const be_tensor *w, int64_t n)
     cu_check_launch(cb, "embed");
 }
 
+void cu_flush_add(cu_backend *cb)
+{
+    cu_pending_add *p = &cb->padd;
+    if (!p->out) return;
+    int64_t cnt = p->n * p->d;
+    ew_kernel<EW_ADD><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(p->out, p->a, p->b, 0,
+                                                                           cnt);
+    cu_check_launch(cb, "add");
+    p->out = nullptr;
+}
+
 void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                  float eps, int64_t n)
 {
+    cu_backend *cb = CU_BE(be);
     int64_t d = cu_row_len(x), e = cu_row_len(w);
     INF_ASSERT(CU_CT(w)->info.type == QT_F32 && d % e == 0);
     check_same(out, x, n);
     int64_t groups = n * (d / e);
+    cu_pending_add *p = &cb->padd;
+    // The pending add fuses when it produced exactly the rows this norm reads
+    // as x = x + b (its a is x) and the norm does not write b.
+    bool fuse = p->out && p->out == fptr(x) && p->a == p->out && p->n == n && p->d == d &&
+                fptr(out) != p->b;
+    if (!fuse) cu_flush_add(cb);
     if (groups <= 0) return;
-    rms_norm_kernel<<<(unsigned)groups, THREADS, 0, CU_BE(be)->stream>>>(fptr(out), fptr(x),
-                                                                         (const float *)CU_CT(w)->d,
-                                                                         e, eps);
-    cu_check_launch(CU_BE(be), "rms_norm");
+    const float *wd = (const float *)CU_CT(w)->d;
+    const float *b = fuse ? p->b : nullptr;
+    bool q8 = e == d && q8_fits(cb, n, d);
+    unsigned gr = (unsigned)groups;
+    if (fuse && q8)
+        rms_norm_kernel<true, true><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
+                                                                     eps, cb->q8_x, cb->q8_ds);
+    else if (fuse)
+        rms_norm_kernel<true, false><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
+                                                                      eps, nullptr, nullptr);
+    else if (q8)
+        rms_norm_kernel<false, true><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
+                                                                      eps, cb->q8_x, cb->q8_ds);
+    else
+        rms_norm_kernel<false, false><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
+                                                                       eps, nullptr, nullptr);
+    cu_check_launch(cb, "rms_norm");
+    if (fuse) p->out = nullptr;
+    if (q8) q8_claim(cb, fptr(out), n, d);
 }
 
 void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
                int64_t n)
 {
-    ew<EW_SWIGLU>(be, out, gate, up, 0, n, "swiglu");
+    ew<EW_SWIGLU, true>(be, out, gate, up, 0, n, "swiglu");
 }
 
 void cu_geglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
               int64_t n)
 {
-    ew<EW_GEGLU>(be, out, gate, up, 0, n, "geglu");
+    ew<EW_GEGLU, true>(be, out, gate, up, 0, n, "geglu");
 }
 
 void cu_add(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n)
 {
-    ew<EW_ADD>(be, out, a, b, 0, n, "add");
+    cu_backend *cb = CU_BE(be);
+    check_same(out, a, n);
+    check_same(out, b, n);
+    cu_flush_add(cb);
+    if (n <= 0) return;
+    cb->padd = {fptr(out), fptr(a), fptr(b), n, cu_row_len(out)};
 }
 
 void cu_mul(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, int64_t n)

@@ -20,6 +20,11 @@ void cu_softcap(be_backend *be, be_tensor *out, const be_tensor *x, float cap, i
 void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n);
 void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x);
 
+// Launches the residual add that cu_add left pending, if any (cuda_ops.cu top
+// comment). Every op other than add and rms_norm, and read / sync / the end of
+// a recording, call it first (the op table's wrappers in cuda_backend.cu).
+void cu_flush_add(cu_backend *cb);
+
 // Dequantizes rows [0, rows) of a weight (rows of k values, row_bytes apart)
 // into F32 or F16 on the stream: dst row r at dst + r * k. Used by be_read of
 // weights and by the prefill matmul.

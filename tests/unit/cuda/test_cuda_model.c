@@ -11,7 +11,14 @@
  *    4e-2 of Q4_0 / Q8_0 ones, whose decode rounds activations to int8).
  * 2. stories260K (../shared/testdata/models/stories260K.gguf, or
  *    $INFERD_SOURCE_DIR/.devdata/stories260K.gguf): 48 greedy tokens on cuda
- *    equal those of the cpu backend. */
+ *    equal those of the cpu backend.
+ * 3. Step recording (cuda_graph.cu): a synthetic llama in Q4_0 and in F16 on
+ *    two cuda backends, one with recording off (INFERD_CUDA_GRAPHS=0): three
+ *    sequences get prompts of 250, 100 and 31 tokens in steps of up to 32 rows
+ *    (recorded once per shape, replayed chunk after chunk), then 24 batched
+ *    decode steps of all three (n = 3, replayed with new positions and block
+ *    tables each step, the longest crossing the 256-token bucket of context
+ *    lengths); every step's logits are bit-identical on both. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +202,106 @@ static void check_stories(void)
     gguf_close(f);
 }
 
+/* One batched step of rows (seq s gets cnt[s] tokens at its current length). */
+static int graph_step(model *m, be_kv *kv, const model_kvslots *ks, int32_t *len,
+                      const int32_t *cnt, int n_seq, int32_t tok0, float *logits, inf_error *err)
+{
+    int32_t token[96], pos[96], seq[96], out_rows[3];
+    model_batch_seq bs[3];
+    int n = 0, n_out = 0;
+    for (int s = 0; s < n_seq; s++) {
+        for (int i = 0; i < cnt[s]; i++, n++) {
+            token[n] = (tok0 + 31 * n + 7 * s) % (int32_t)m->hp.n_vocab;
+            pos[n] = len[s] + i;
+            seq[n] = s;
+        }
+        if (cnt[s]) out_rows[n_out++] = n - 1;
+        bs[s] = (model_batch_seq){.blocks = model_kvslots_table(ks, s),
+                                  .n_blocks = ks->blocks_per_slot, .kv_len = len[s] + cnt[s]};
+    }
+    model_batch b = {.n = n, .token = token, .pos = pos, .seq = seq, .n_seq = n_seq,
+                     .seqs = bs, .n_out = n_out, .out_rows = out_rows};
+    int rc = model_forward(m, kv, &b, logits, err);
+    for (int s = 0; s < n_seq; s++) len[s] += cnt[s];
+    return rc;
+}
+
+static void check_graphs(uint32_t type)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/inferd-cuda-graph-%d-%s.gguf", (int)getpid(),
+             quant_type_name(type));
+    inf_error err = {0};
+    synth_config c;
+    int rc = synth_preset("small", ARCH_LLAMA, &c, &err);
+    c.type = type;
+    c.seed = 11;
+    if (!rc) rc = synth_write(&c, path, 2, NULL, &err);
+    gguf_file *f = NULL;
+    if (!rc) rc = gguf_open(path, &f, &err);
+    be_backend *be[2] = {NULL, NULL};
+    model *m[2] = {NULL, NULL};
+    be_kv *kv[2] = {NULL, NULL};
+    model_kvslots ks;
+    memset(&ks, 0, sizeof ks);
+    if (!rc) rc = model_kvslots_init(&ks, 3, 320, 16, 3, &err);
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (k == 1) setenv("INFERD_CUDA_GRAPHS", "0", 1);
+        rc = be_create("cuda", 0, &be[k], &err);
+        unsetenv("INFERD_CUDA_GRAPHS");
+        model_options opt = {.max_rows = 96, .max_out = 3};
+        if (!rc) rc = model_load(f, be[k], &opt, &m[k], &err);
+        be_kv_config kc;
+        if (!rc) {
+            model_kv_config(m[k], model_kvslots_pool_blocks(&ks), 16, BE_KV_F16, &kc);
+            rc = be_kv_create(be[k], &kc, &kv[k], &err);
+        }
+    }
+    CHECK_MSG(rc == 0, "graphs %s: %s", quant_type_name(type), err.msg);
+    if (!rc) {
+        int nv = (int)m[0]->hp.n_vocab;
+        float *l[2] = {malloc(sizeof(float) * 3 * (size_t)nv), malloc(sizeof(float) * 3 * (size_t)nv)};
+        int32_t len[2][3] = {{0, 0, 0}, {0, 0, 0}}, left[3] = {250, 100, 31};
+        int steps = 0, differ = 0;
+        while ((left[0] || left[1] || left[2]) && !rc) { /* prefill, up to 32 rows a step */
+            int32_t cnt[3] = {0, 0, 0};
+            for (int s = 0; s < 3; s++)
+                if (left[s]) {
+                    cnt[s] = left[s] < 32 ? left[s] : 32;
+                    break;
+                }
+            for (int k = 0; k < 2 && !rc; k++)
+                rc = graph_step(m[k], kv[k], &ks, len[k], cnt, 3, steps, l[k], &err);
+            for (int s = 0; s < 3; s++) left[s] -= cnt[s];
+            differ += memcmp(l[0], l[1], sizeof(float) * (size_t)nv) != 0;
+            steps++;
+        }
+        for (int t = 0; t < 24 && !rc; t++, steps++) {
+            int32_t cnt[3] = {1, 1, 1};
+            for (int k = 0; k < 2 && !rc; k++)
+                rc = graph_step(m[k], kv[k], &ks, len[k], cnt, 3, 1000 + t, l[k], &err);
+            differ += memcmp(l[0], l[1], sizeof(float) * 3 * (size_t)nv) != 0;
+        }
+        CHECK_MSG(rc == 0, "graphs %s: %s", quant_type_name(type), err.msg);
+        CHECK_MSG(len[0][0] == 274 && len[1][0] == 274, "graphs: lengths %d %d", len[0][0],
+                  len[1][0]);
+        CHECK_MSG(differ == 0, "graphs %s: %d of %d steps differ from the unrecorded backend",
+                  quant_type_name(type), differ, steps);
+        printf("graphs %-4s: %d steps, %d differ from running op by op\n", quant_type_name(type),
+               steps, differ);
+        free(l[0]);
+        free(l[1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        if (be[k]) be_kv_destroy(be[k], kv[k]);
+        model_free(m[k]);
+        be_destroy(be[k]);
+    }
+    model_kvslots_free(&ks);
+    gguf_close(f);
+    unlink(path);
+}
+
 int main(void)
 {
     char why[256] = "";
@@ -212,5 +319,7 @@ int main(void)
     check_synth(ARCH_LLAMA, "small", QT_Q4_K);
     check_synth(ARCH_QWEN3, "small", QT_Q6_K);
     check_stories();
+    check_graphs(QT_Q4_0);
+    check_graphs(QT_F16);
     return check_done();
 }
