@@ -2,12 +2,13 @@
  * cache and the KV dtypes, with the napkin math beside each figure.
  *
  *   engine_bench -m FILE [--threads N] [--backend NAME] [--kv-dtype f16|bf16|q8]
- *                [--parts abc] [--seqs 1,4,16,64] [--gen 256] [--prefix 2000]
+ *                [--parts abc] [--seqs 1,4,16,64] [--gen 256] [--prompt-len 0] [--prefix 2000]
  *                [--ctx-len 2000] [--kv-seqs 1] [--kv-gen 64] [--reps 2]
  *                [--no-prefix-cache] [--bw-gbs 35] [--peak-gflops 360]
  *
  * (a) batching: n concurrent sequences (short distinct prompts, greedy,
- *     ignore_eos, --gen tokens each) for each n of --seqs. Decode tok/s counts
+ *     ignore_eos, --gen tokens each; --prompt-len N > 0: distinct prompts of N
+ *     tokens of word soup instead) for each n of --seqs. Decode tok/s counts
  *     only the steps after every sequence has its first token, so prefill is
  *     not in it; the ratio is against n = 1 of the same run.
  * (b) prefix cache: time to first token of a request whose --prefix tokens were
@@ -45,7 +46,7 @@ typedef struct bench_opts {
     be_kv_dtype kv_dtype;
     const char *parts;
     int32_t seqs[MAX_LIST], n_seqs;
-    int32_t gen, prefix, ctx_len, kv_seqs, kv_gen, reps;
+    int32_t gen, prompt_len, prefix, ctx_len, kv_seqs, kv_gen, reps;
     bool no_prefix_cache;
     double bw_gbs, peak_gflops;
 } bench_opts;
@@ -258,13 +259,16 @@ static int part_batching(const bench_opts *o)
     int32_t max_n = 1;
     for (int i = 0; i < o->n_seqs; i++)
         if (o->seqs[i] > max_n) max_n = o->seqs[i];
-    runtime *rt = open_rt(o, o->kv_dtype, 64 + o->gen, max_n, !o->no_prefix_cache);
+    int32_t plen = o->prompt_len > 0 ? o->prompt_len : 64;
+    runtime *rt = open_rt(o, o->kv_dtype, plen + o->gen + 16, max_n, !o->no_prefix_cache);
     if (!rt) return -1;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)plen);
     weight_facts w;
     weight_facts_of(rt, &w);
     warm_up(rt);
-    printf("\n(a) batching: %d generated tokens per sequence, greedy, kv %s; weights read per "
-           "step %.1f MB, %.1f M matmul params\n", o->gen, runtime_kv_dtype_name(rt->kv_dtype),
+    printf("\n(a) batching: %d-token prompts, %d generated tokens per sequence, greedy, kv %s; "
+           "weights read per step %.1f MB, %.1f M matmul params\n",
+           o->prompt_len > 0 ? o->prompt_len : -1, o->gen, runtime_kv_dtype_name(rt->kv_dtype),
            (double)w.bytes / 1e6, (double)w.params / 1e6);
     printf("| seqs | prefill s | decode tok/s | x vs 1 | step ms | rows/step | cores used | "
            "tok/core-s | x vs 1 | napkin |\n");
@@ -276,15 +280,19 @@ static int part_batching(const bench_opts *o)
         int32_t n = o->seqs[k];
         decode_run best = {0};
         for (int rep = 0; rep < o->reps && rc == 0; rep++) {
-            for (int32_t i = 0; i < n; i++) {
-                int32_t ids[64];
-                int32_t np = short_prompt(rt, i + rep * 1000, ids, 64);
+            for (int32_t i = 0; i < n && rc == 0; i++) {
+                int32_t np = o->prompt_len > 0
+                                 ? long_prompt(rt, 40000 + (uint64_t)(i + rep * 1000), true, plen, ids)
+                                 : short_prompt(rt, i + rep * 1000, ids, 64);
                 reqs[i] = submit(rt, ids, np, o->gen);
                 if (!reqs[i]) rc = -1;
             }
             decode_run d;
             if (rc == 0) rc = run_split(rt, reqs, n, &d);
-            for (int32_t i = 0; i < n; i++) engine_request_release(reqs[i]);
+            for (int32_t i = 0; i < n; i++) {
+                engine_request_release(reqs[i]);
+                reqs[i] = NULL;
+            }
             if (rc == 0 && (rep == 0 || d.decode_tokens / d.decode_s >
                                             best.decode_tokens / best.decode_s))
                 best = d;
@@ -306,6 +314,7 @@ static int part_batching(const bench_opts *o)
         fflush(stdout);
     }
     free(reqs);
+    free(ids);
     runtime_close(rt);
     return rc;
 }
@@ -461,7 +470,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: engine_bench -m FILE [--threads N] [--backend NAME] [--kv-dtype f16|bf16|q8]\n"
-            "         [--parts abc] [--seqs 1,4,16,64] [--gen 256] [--prefix 2000]\n"
+            "         [--parts abc] [--seqs 1,4,16,64] [--gen 256] [--prompt-len 0]\n"
+            "         [--prefix 2000]\n"
             "         [--ctx-len 2000] [--kv-seqs 1] [--kv-gen 64] [--reps 2]\n"
             "         [--no-prefix-cache] [--bw-gbs 35] [--peak-gflops G]\n");
 }
@@ -506,6 +516,7 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(a, "--gen") && v) o.gen = atoi(v);
         else if (!strcmp(a, "--prefix") && v) o.prefix = atoi(v);
+        else if (!strcmp(a, "--prompt-len") && v) o.prompt_len = atoi(v);
         else if (!strcmp(a, "--ctx-len") && v) o.ctx_len = atoi(v);
         else if (!strcmp(a, "--kv-seqs") && v) o.kv_seqs = atoi(v);
         else if (!strcmp(a, "--kv-gen") && v) o.kv_gen = atoi(v);

@@ -185,6 +185,9 @@ typedef struct be_ops {
     /* -- step recording (optional: NULL where ops run at the call) -- */
     int (*graph_begin)(be_backend *be, uint64_t key);
     int (*graph_end)(be_backend *be, inf_error *err);
+
+    /* -- device memory (optional: NULL where tensors live in host memory) -- */
+    int (*mem_info)(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes);
 } be_ops;
 
 /* Every backend struct starts with this, so a be_backend * is a pointer to it. */
@@ -445,6 +448,17 @@ static inline int be_graph_begin(be_backend *be, uint64_t key)
 static inline int be_graph_end(be_backend *be, inf_error *err)
 {
     return be->ops->graph_end ? be->ops->graph_end(be, err) : 0;
+}
+
+/* ---- Device memory ---------------------------------------------------------- */
+
+/* Free and total bytes of the memory the backend's tensors live in, when that is
+ * a device's own (CUDA); INF_ERR_UNSUPPORTED for backends that use host memory
+ * (size those from the host's MemAvailable instead). */
+static inline int be_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
+{
+    if (!be->ops->mem_info) return INF_ERR_UNSUPPORTED;
+    return be->ops->mem_info(be, free_bytes, total_bytes);
 }
 
 /* ---- Introspection (for implementers and tests) ----------------------------- */

@@ -34,6 +34,8 @@ static void usage(FILE *out)
         "  --kv-cache-dtype T          f16 | bf16 | q8 (default f16)\n"
         "  --kv-cache-bytes N          KV pool size in bytes (default: a fraction)\n"
         "  --kv-cache-fraction F       of memory available after the weights (default 0.25)\n"
+        "  --gpu-memory-fraction F     GPU backends: share of the GPU's memory for weights,\n"
+        "                              scratch and KV cache (default 0.90)\n"
         "  --prefix-cache-bytes N      budget of cached prefix blocks (default: a fraction)\n"
         "  --prefix-cache-fraction F   of memory available at start (default 0.20)\n"
         "  --no-prefix-cache           do not reuse KV across requests\n"
@@ -124,6 +126,7 @@ int cmd_serve(int argc, char **argv)
             if (!bad) ro.kv_dtype = (be_kv_dtype)t;
         } else if (!strcmp(a, "--kv-cache-bytes")) bad = parse_u64(v, &ro.kv_cache_bytes) || !ro.kv_cache_bytes;
         else if (!strcmp(a, "--kv-cache-fraction")) bad = parse_frac(v, &ro.kv_cache_fraction);
+        else if (!strcmp(a, "--gpu-memory-fraction")) bad = parse_frac(v, &ro.gpu_memory_fraction);
         else if (!strcmp(a, "--prefix-cache-bytes")) bad = parse_u64(v, &ro.prefix_cache_bytes);
         else if (!strcmp(a, "--prefix-cache-fraction")) bad = parse_frac(v, &ro.prefix_cache_fraction);
         else if (!strcmp(a, "--chat-template")) ro.chat_template_file = v;

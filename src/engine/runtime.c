@@ -17,7 +17,22 @@ void runtime_options_init(runtime_options *o)
     o->block_size = 16;
     o->kv_dtype = BE_KV_F16;
     o->kv_cache_fraction = 0.25;
+    o->gpu_memory_fraction = 0.90;
     o->prefix_cache_fraction = 0.20;
+}
+
+/* Scratch that a device backend allocates only when the first large batches
+ * come (pinned read buffers, attention partials, a grown batch buffer). */
+#define DEVICE_RESERVE_BYTES (256ull << 20)
+
+uint64_t runtime_device_kv_budget(uint64_t free_bytes, uint64_t total_bytes, double fraction)
+{
+    if (!(fraction > 0) || fraction > 1) fraction = 0.90;
+    /* Used so far (by us, and by anyone else on the device) counts against the share. */
+    uint64_t used = total_bytes > free_bytes ? total_bytes - free_bytes : 0;
+    uint64_t share = (uint64_t)((double)total_bytes * fraction);
+    if (share <= used + DEVICE_RESERVE_BYTES) return 0;
+    return share - used - DEVICE_RESERVE_BYTES; /* <= free, since share <= total */
 }
 
 uint64_t runtime_mem_available(void)
@@ -152,7 +167,18 @@ int runtime_open(const runtime_options *o, runtime **out, inf_error *err)
     rt->kv_bytes_per_token = be_kv_bytes_per_token(&kc);
     uint64_t per_block = rt->kv_bytes_per_token * (uint64_t)rt->block_size;
     uint64_t budget = o->kv_cache_bytes;
-    if (!budget) {
+    uint64_t dev_free = 0, dev_total = 0;
+    bool device = be_mem_info(rt->be, &dev_free, &dev_total) == INF_OK;
+    if (!budget && device) {
+        budget = runtime_device_kv_budget(dev_free, dev_total, o->gpu_memory_fraction);
+        if (!budget) {
+            rc = inf_errorf(err, INF_ERR_NOMEM, "the weights leave no room for a KV cache in "
+                            "%.2f of the device's %.1f GiB (%.1f GiB free); raise "
+                            "--gpu-memory-fraction", o->gpu_memory_fraction,
+                            (double)dev_total / (1 << 30), (double)dev_free / (1 << 30));
+            goto fail;
+        }
+    } else if (!budget) {
         uint64_t avail = runtime_mem_available();
         /* Weights are mapped, not yet resident: count them as spoken for. */
         uint64_t after = avail > rt->weight_bytes ? avail - rt->weight_bytes : avail / 2;
@@ -179,7 +205,8 @@ int runtime_open(const runtime_options *o, runtime **out, inf_error *err)
     rt->prefix_cache_bytes = o->prefix_cache_bytes;
     if (!rt->prefix_cache_bytes) {
         double frac = o->prefix_cache_fraction > 0 ? o->prefix_cache_fraction : 0.20;
-        rt->prefix_cache_bytes = (uint64_t)((double)avail_start * frac);
+        uint64_t base = device ? dev_total : avail_start;
+        rt->prefix_cache_bytes = (uint64_t)((double)base * frac);
     }
     if (o->no_prefix_cache) rt->prefix_cache_bytes = 0;
 

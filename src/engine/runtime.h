@@ -9,8 +9,11 @@
  * Sizing (DESIGN.md, "Memory"): the KV pool is sized at open from --kv-cache-bytes
  * or --kv-cache-fraction of the memory available after the weights, and never
  * grows; it is capped at what max_num_seqs sequences of the full context need.
- * The prefix cache may keep at most --prefix-cache-bytes (default 20% of the
- * memory available at start) of unowned blocks. */
+ * On a backend with its own device memory (CUDA) the pool takes what the weights
+ * and scratch leave of --gpu-memory-fraction of the device's memory instead
+ * (runtime_device_kv_budget). The prefix cache may keep at most
+ * --prefix-cache-bytes (default 20% of the memory available at start, host or
+ * device) of unowned blocks. */
 #ifndef INFERD_ENGINE_RUNTIME_H
 #define INFERD_ENGINE_RUNTIME_H
 
@@ -37,6 +40,8 @@ typedef struct runtime_options {
     be_kv_dtype kv_dtype;         /* default F16 */
     uint64_t kv_cache_bytes;      /* 0: use kv_cache_fraction */
     double kv_cache_fraction;     /* of memory available after weights; default 0.25 */
+    double gpu_memory_fraction;   /* device backends: share of the device's memory for
+                                   * weights, scratch and KV pool; default 0.90 */
     bool no_prefix_cache;
     uint64_t prefix_cache_bytes;  /* 0: use prefix_cache_fraction */
     double prefix_cache_fraction; /* of memory available at start; default 0.20 */
@@ -44,6 +49,12 @@ typedef struct runtime_options {
 } runtime_options;
 
 void runtime_options_init(runtime_options *o);
+
+/* KV pool bytes on a device with free_bytes free of total_bytes once the
+ * weights and scratch are loaded, when this process may use fraction of the
+ * device in all: what is left of that share, less a reserve for the scratch that
+ * grows with the first batches (0 when nothing is left). Pure. */
+uint64_t runtime_device_kv_budget(uint64_t free_bytes, uint64_t total_bytes, double fraction);
 
 typedef struct runtime {
     gguf_file *file;

@@ -427,6 +427,19 @@ int cu_sync(be_backend *be, inf_error *err)
     return take_error(CU_BE(be), err);
 }
 
+int cu_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
+{
+    (void)be;
+    size_t f = 0, t = 0;
+    if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+        cudaGetLastError();
+        return INF_ERR_INTERNAL;
+    }
+    *free_bytes = f;
+    *total_bytes = t;
+    return INF_OK;
+}
+
 // Every op but matmul (and the destroy) may write an activation, so it bumps
 // op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
 // stands still (cuda_mmvq.cu). Every entry but add and rms_norm first launches
@@ -473,6 +486,7 @@ const be_ops cu_ops = {
     /*kv_copy_block*/ bumped<cu_kv_copy_block>::call,
     /*graph_begin*/ flushed<cu_graph_begin>::call,
     /*graph_end*/ flushed<cu_graph_end>::call,
+    /*mem_info*/ cu_mem_info,
 };
 
 } // namespace
