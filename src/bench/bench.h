@@ -39,6 +39,7 @@ typedef struct bench_opts {
     size_t requests;              /* requests per phase-2 level; 0: see docs/bench.md */
     int max_tokens;
     double temperature;
+    bool ignore_eos;              /* ask the server to generate all max_tokens */
     double timeout_s;             /* per request */
     double duration_s, rate;      /* open loop: seconds, requests per second */
     size_t open_cap;              /* open loop: most requests in flight (0: no limit) */

@@ -54,6 +54,7 @@ char *bench_request_body(const bench_target *t, const bench_prompt *p, const cha
     body = json_pack("{s:s, s:O, s:i, s:f, s:b, s:{s:b}}", "model", t->model, "messages", msgs,
                      "max_tokens", t->max_tokens, "temperature", t->temperature, "stream", 1,
                      "stream_options", "include_usage", 1);
+    if (body && t->ignore_eos && json_object_set_new(body, "ignore_eos", json_true())) goto out;
     if (body) out = json_dumps(body, JSON_COMPACT);
 out:
     json_decref(msgs);

@@ -10,6 +10,7 @@
 #ifndef INFERD_BENCH_DRIVER_H
 #define INFERD_BENCH_DRIVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bench/prompts.h"
@@ -22,6 +23,7 @@ typedef struct bench_target {
     const char *model;      /* "model" of every request */
     int max_tokens;
     double temperature;
+    bool ignore_eos;        /* send "ignore_eos": true (vLLM, llama.cpp and inferd know it) */
     double timeout_s;       /* whole-request limit, connect included */
 } bench_target;
 

@@ -196,6 +196,7 @@ int bench_run_all(const bench_opts *o, bench_run *r, inf_error *err)
     if (!(chat_url = bench_url_join(o->url, "/chat/completions"))) goto nomem;
     bench_target t = {.chat_url = chat_url, .api_key = o->api_key, .model = r->model,
                       .max_tokens = o->max_tokens, .temperature = o->temperature,
+                      .ignore_eos = o->ignore_eos,
                       .timeout_s = o->timeout_s};
     bench_progress pg = {.out = stderr, .tty = o->tty, .quiet = o->quiet};
     size_t np = r->prompts.n;

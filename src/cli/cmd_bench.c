@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "                         repeated until there are at least N-concurrency)\n"
             "  --max-tokens N         max_tokens of each request (default 256)\n"
             "  --temperature T        (default 0)\n"
+            "  --ignore-eos           ask for all max_tokens of every request (\"ignore_eos\")\n"
             "  --prompts FILE         one prompt per line: {\"prompt\":...}, {\"messages\":[...]}\n"
             "                         or plain text (default: the 10 built-in requests)\n"
             "  --system-tokens N      length of phase 3's shared system prompt (default 1000;\n"
@@ -120,6 +121,10 @@ static int parse_args(int argc, char **argv, bench_cli *c)
         }
         if (!strcmp(a, "--quiet")) {
             o->quiet = true;
+            continue;
+        }
+        if (!strcmp(a, "--ignore-eos")) {
+            o->ignore_eos = true;
             continue;
         }
         if (!v) {

@@ -200,11 +200,20 @@ def test_requests_flag_and_file_prompts(inferd_bin, fake, tmp_path):
     assert [r["prompt"] for r in data["phases"][1]["requests"]] == [0, 1, 2, 0, 1, 2, 0]
     bodies = [r["body"] for r in fake.requests]
     assert all(b["model"] == "m1" for b in bodies)
+    assert all("ignore_eos" not in b for b in bodies)
     assert bodies[1]["messages"] == [{"role": "system", "content": "sys"},
                                      {"role": "user", "content": "gamma"}]
     # stderr is not a terminal here: one plain line per request.
     lines = [ln for ln in cp.stderr.splitlines() if ln.startswith("bench ")]
     assert len(lines) == 3 + 7 and lines[0].startswith("bench seq 1/3 ok: ttft ")
+
+
+def test_ignore_eos_flag(inferd_bin, fake, tmp_path):
+    cp, data = bench(inferd_bin, fake, tmp_path, "--phases", "seq", "--ignore-eos",
+                     "--max-tokens", "7")
+    bodies = [r["body"] for r in fake.requests]
+    assert len(bodies) == 10
+    assert all(b["ignore_eos"] is True and b["max_tokens"] == 7 for b in bodies)
 
 
 def test_open_loop_poisson(inferd_bin, fake, tmp_path):
