@@ -8,10 +8,22 @@
 #      "llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"),
 #      `inferd bench-model --backend cuda` on each;
 #      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
+#      the same decode with step recording off (INFERD_CUDA_GRAPHS=0) for the
+#      first model, as an A/B;
+#      batched decode in process (engine_bench --prompt-len 128 --gen 128 at
+#      1, 4, 16, 64 sequences) on GPU_CHECK_BATCH_MODELS (default the 8B Q4_0
+#      and Q8_0 files);
+#      the original benchmark's shape through the server (`inferd serve` +
+#      `inferd bench --phases seq,conc --concurrency 4 --max-tokens 256
+#      --ignore-eos`) on the 8B Q4_0 file (GPU_CHECK_SERVER=0 skips);
+#      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
 #   then Nsight Compute over one 8B Q4_0 decode token (GPU_CHECK_NCU=0 skips;
 #      GPU_CHECK_NCU_SKIP / _COUNT: launches to skip, then to profile: one token);
 #   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
 #      bandwidth for decode) in OUTDIR.
+# llama.cpp's CUDA build, the peer, is started first in the background (from
+# .peer/llama.cpp-*-src.tar.gz, see bench/peer/build-llama-cpp.sh --pack;
+# GPU_CHECK_PEER=0 skips) and measured on the same files by bench/gpu-peer.sh.
 # Each step has its own time limit, so the summary is written whatever happens.
 # Usage on the device: bench/gpu-check.sh "$OUT"
 set -u
@@ -68,15 +80,26 @@ status() { # name rc
     case $2 in 0) echo "pass" ;; 77) echo "skip" ;; 124) echo "TIMEOUT" ;; *) echo "FAIL ($2)" ;; esac
 }
 
+stamp() { echo "$(date +%T) $*" >> "$ENVLOG"; }
+
+# ---- the peer's build, in the background (setsid: it outlives this call) ----
+PEER_PACK=$(ls "$ROOT"/.peer/llama.cpp-*-src.tar.gz 2>/dev/null | head -1)
+if [ "${GPU_CHECK_PEER:-1}" = 1 ] && [ -n "$PEER_PACK" ] &&
+    [ ! -x "$ROOT/.peer/build-cuda/bin/llama-bench" ] && ! pgrep -f build-llama-cpp > /dev/null; then
+    stamp "peer build started"
+    setsid nohup bash "$ROOT/bench/peer/build-llama-cpp.sh" --cuda --jobs "${GPU_CHECK_PEER_JOBS:-12}" \
+        --targets "llama-bench llama-batched-bench" > "$WORK/peer-build.log" 2>&1 < /dev/null &
+fi
+
 # ---- tests ----
 export INFERD_SOURCE_DIR=$ROOT
-stamp() { echo "$(date +%T) $*" >> "$ENVLOG"; }
-stamp tests
-timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_ops" > "$OUTDIR/test_cuda_ops.log" 2>&1
-R_OPS=$?
-stamp test_cuda_model
-timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_model" > "$OUTDIR/test_cuda_model.log" 2>&1
-R_MODEL=$?
+declare -A R_TEST
+for t in test_cuda_ops test_cuda_model test_cuda_mmq test_cuda_fattn; do
+    [ -x "$BIN/$t" ] || continue
+    stamp "$t"
+    timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/$t" > "$OUTDIR/$t.log" 2>&1
+    R_TEST[$t]=$?
+done
 # ---- benchmarks ----
 BENCH="$OUTDIR/bench.log"
 : > "$BENCH"
@@ -95,7 +118,49 @@ for spec in $MODELS; do
         -p "${GPU_CHECK_PP:-512}" -n "${GPU_CHECK_TG:-128}" -r "${GPU_CHECK_REPS:-3}" --json \
         2>&1 | sed "s/^{/{\"preset\":\"$preset\",/" >> "$BENCH"
     echo "bench-model $preset $type: exit ${PIPESTATUS[0]}" >> "$BENCH"
+    if [ -z "${AB_DONE:-}" ] && [ "${GPU_CHECK_AB:-1}" = 1 ]; then
+        AB_DONE=1
+        INFERD_CUDA_GRAPHS=0 timeout "${GPU_CHECK_BENCH_S:-150}" "$BIN/inferd" bench-model -m "$f" \
+            --backend cuda -p 0 -n "${GPU_CHECK_TG:-128}" -r "${GPU_CHECK_REPS:-3}" --json 2>&1 |
+            sed "s/^{/{\"preset\":\"$preset (graphs off)\",/" >> "$BENCH"
+    fi
 done
+
+# ---- batched decode in process ----
+BATCH="$OUTDIR/batched.log"
+: > "$BATCH"
+if [ -x "$BIN/engine_bench" ]; then
+    for spec in ${GPU_CHECK_BATCH_MODELS:-"llama3-8b:Q4_0 llama3-8b:Q8_0"}; do
+        f="$WORK/${spec%%:*}-${spec##*:}.gguf"
+        [ -s "$f" ] || continue
+        stamp "batched $spec"
+        timeout "${GPU_CHECK_BATCH_S:-180}" "$BIN/engine_bench" -m "$f" --backend cuda --parts a \
+            --seqs "${GPU_CHECK_SEQS:-1,4,16,64}" --prompt-len 128 --gen 128 --reps 1 \
+            --bw-gbs 3100 >> "$BATCH" 2>&1
+        echo "engine_bench $spec: exit $?" >> "$BATCH"
+    done
+fi
+
+# ---- the original benchmark's shape through the server ----
+SERVE="$OUTDIR/serve-bench.md"
+F8="$WORK/llama3-8b-Q4_0.gguf"
+if [ "${GPU_CHECK_SERVER:-1}" = 1 ] && [ -s "$F8" ]; then
+    stamp serve
+    "$BIN/inferd" serve -m "$F8" --backend cuda --port 18080 --ctx-size 4096 \
+        > "$WORK/serve.log" 2>&1 &
+    SPID=$!
+    for _ in $(seq 120); do
+        python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:18080/health', timeout=2)" 2>/dev/null && break
+        sleep 1
+    done
+    timeout "${GPU_CHECK_SERVE_S:-200}" "$BIN/inferd" bench --url http://127.0.0.1:18080 \
+        --phases seq,conc --concurrency 4 --max-tokens 256 --ignore-eos --quiet \
+        --report "$SERVE" --json "$OUTDIR/serve-bench.json" > /dev/null 2>> "$WORK/serve.log"
+    echo "inferd bench: exit $?" >> "$WORK/serve.log"
+    kill -TERM "$SPID" 2>/dev/null
+    wait "$SPID" 2>/dev/null
+    tail -5 "$WORK/serve.log" > "$OUTDIR/serve.log"
+fi
 
 # ---- where one decode token of the 8B Q4_0 model spends its time (Nsight Compute) ----
 F8="$WORK/llama3-8b-Q4_0.gguf"
@@ -143,8 +208,9 @@ stamp summary
     echo
     echo "| check | result |"
     echo "| --- | --- |"
-    echo "| test_cuda_ops | $(status ops $R_OPS) $(grep -E '^[0-9]+ passed' "$OUTDIR/test_cuda_ops.log" | tail -1) |"
-    echo "| test_cuda_model | $(status model $R_MODEL) $(grep -E '^[0-9]+ passed' "$OUTDIR/test_cuda_model.log" | tail -1) |"
+    for t in "${!R_TEST[@]}"; do
+        echo "| $t | $(status "$t" "${R_TEST[$t]}") $(grep -E '^[0-9]+ passed' "$OUTDIR/$t.log" | tail -1) |"
+    done
     echo "| memcheck test_cuda_ops | $(status san $R_SAN) $(grep -E 'ERROR SUMMARY' "$OUTDIR/memcheck.log" 2>/dev/null | tail -1) |"
     echo
     echo "| model | type | file GB | test | tok/s | GB/s (decode: file bytes x tok/s) | % of 3.1 TB/s |"
@@ -168,7 +234,8 @@ for line in sys.stdin:
 } > "$SUM" 2>&1
 cat "$SUM"
 echo
-echo "--- test_cuda_ops (tail)"; tail -25 "$OUTDIR/test_cuda_ops.log"
-echo "--- test_cuda_model (tail)"; tail -25 "$OUTDIR/test_cuda_model.log"
+for t in "${!R_TEST[@]}"; do echo "--- $t (tail)"; tail -15 "$OUTDIR/$t.log"; done
+echo "--- batched (engine_bench)"; grep -E '^\||^\(a\)|exit' "$BATCH" 2>/dev/null
+echo "--- server (inferd bench)"; grep -iE 'throughput|phase|c=|seq' "$SERVE" 2>/dev/null | head -20
 echo "--- memcheck (tail)"; tail -5 "$OUTDIR/memcheck.log" 2>/dev/null
 echo "--- ncu (one 8B Q4_0 decode window)"; head -20 "$OUTDIR/ncu.log" 2>/dev/null
