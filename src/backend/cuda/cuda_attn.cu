@@ -20,6 +20,8 @@
 
 #include <cmath>
 
+#include "backend/cuda/cuda_fattn.cuh"
+
 namespace {
 
 constexpr int ATT_THREADS = 128;
@@ -151,6 +153,7 @@ struct attn_args {
     int B, hkv, group, n_head, hd, hdv, window;
     float scale, softcap;
     const int32_t *pos, *seq, *block_off, *blocks;
+    int fa_n;                  // > 0: cu_fattn ran on these n rows; skip the rows it owns
 };
 
 template <int DT>
@@ -159,6 +162,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
     extern __shared__ float sm[];
     float *qs = sm, *sc = sm + a.hd;
     int row = blockIdx.x / a.n_head, head = blockIdx.x % a.n_head, g = head / a.group;
+    if (a.fa_n > 0 && cu_fattn_owns(a.seq, a.fa_n, row)) return;
     int sp = blockIdx.y, nsp = gridDim.y;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int p = a.pos[row], s = a.seq[row];
@@ -335,6 +339,16 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     a.seq = cb->batch.seq;
     a.block_off = cb->batch.block_off;
     a.blocks = cb->batch.blocks;
+    a.fa_n = 0;
+
+    // Many rows (prefill): the tensor-core kernel takes the rows of the one or
+    // two sequences of each tile of 64 rows; this kernel still runs over every
+    // row, for rows of other sequences in such a tile, its blocks of the other
+    // rows returning at once (which rows it is is known on the device only).
+    if (cu_fattn_usable(kv, p, n)) {
+        cu_fattn(cb, a.out, a.q, kv, p, n);
+        a.fa_n = (int)n;
+    }
 
     // Split the keys only when rows x heads leave the GPU idle. The split
     // count follows the bucket of the longest context (kv_cap), not its exact
@@ -344,7 +358,7 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     int64_t kv_len = cb->batch.kv_cap;
     if (p->window > 0 && kv_len > p->window) kv_len = p->window;
     int64_t nsp = 1;
-    if (units < 264 && kv_len > 256) {
+    if (units < 264 && kv_len > 256 && !a.fa_n) { // combine would overwrite cu_fattn's rows
         nsp = (264 * 2 + units - 1) / units;
         int64_t by_len = (kv_len + 127) / 128;
         if (nsp > by_len) nsp = by_len;
