@@ -169,7 +169,7 @@ if [ "${GPU_CHECK_NCU:-1}" = 1 ] && command -v ncu > /dev/null && [ -s "$F8" ]; 
     # bench-model -p 0 -n 3: a warm-up token, then 3; skip the warm-up's launches
     timeout "${GPU_CHECK_NCU_S:-120}" ncu --launch-skip "${GPU_CHECK_NCU_SKIP:-800}" --launch-count "${GPU_CHECK_NCU_COUNT:-690}" --csv \
         --metrics gpu__time_duration.sum,dram__bytes_read.sum \
-        "$BIN/inferd" bench-model -m "$F8" --backend cuda -p 0 -n 3 -r 1 > "$WORK/ncu.csv" 2>&1
+        env INFERD_CUDA_GRAPHS=0 "$BIN/inferd" bench-model -m "$F8" --backend cuda -p 0 -n 3 -r 1 > "$WORK/ncu.csv" 2>&1
     python3 - "$WORK/ncu.csv" > "$OUTDIR/ncu.log" 2>&1 << 'PY'
 import csv, sys, collections
 rows = [l for l in open(sys.argv[1]) if l.startswith('"')]

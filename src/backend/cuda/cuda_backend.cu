@@ -489,6 +489,24 @@ const be_ops cu_ops = {
     /*mem_info*/ cu_mem_info,
 };
 
+// One small f16 GEMM outside any recording: cuBLAS initialises itself lazily at
+// its first call, which a step recording could not contain.
+cublasStatus_t blas_warm_up(cu_backend *cb)
+{
+    __half *m = nullptr;
+    // A and B in f16, C in f32 (two halves a value), as the prefill GEMM has them.
+    if (cudaMalloc(&m, 4 * 64 * 64 * sizeof(__half)) != cudaSuccess) return CUBLAS_STATUS_ALLOC_FAILED;
+    cudaMemsetAsync(m, 0, 4 * 64 * 64 * sizeof(__half), cb->stream);
+    const float one = 1.0f, zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, 64, 64, 64, &one, m,
+                                     CUDA_R_16F, 64, m + 64 * 64, CUDA_R_16F, 64, &zero,
+                                     m + 2 * 64 * 64, CUDA_R_32F, 64, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT);
+    cudaStreamSynchronize(cb->stream);
+    cudaFree(m);
+    return st;
+}
+
 } // namespace
 
 extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
@@ -525,6 +543,7 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
     cublasStatus_t bs = cublasCreate(&cb->blas);
     if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetStream(cb->blas, cb->stream);
     if (bs == CUBLAS_STATUS_SUCCESS) bs = cublasSetWorkspace(cb->blas, cb->blas_ws, CU_BLAS_WS_BYTES);
+    if (bs == CUBLAS_STATUS_SUCCESS) bs = blas_warm_up(cb);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         cu_destroy(&cb->base);
         return inf_errorf(err, INF_ERR_UNSUPPORTED, "cuda backend: cuBLAS did not start (status %d)",

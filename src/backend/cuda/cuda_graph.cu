@@ -23,6 +23,7 @@
 
 extern "C" {
 #include "core/hash.h"
+#include "core/log.h"
 }
 
 namespace {
@@ -105,10 +106,12 @@ int cu_graph_end(be_backend *be, inf_error *err)
         // eager run reports its own).
         if (exec) cudaGraphExecDestroy(exec);
         cudaGetLastError();
+        const char *why = e != cudaSuccess ? cudaGetErrorString(e) : cb->err_msg;
+        INF_WARN("cuda: recording a step of %d rows failed (%s); running ops one by one from "
+                 "now on", cb->batch.n, why);
         cb->err_code = 0;
         cb->graph_off = true;
-        return inf_errorf(err, INF_ERR_UNSUPPORTED, "cuda: step recording failed (%s); "
-                          "running ops one by one from now on", cudaGetErrorString(e));
+        return inf_errorf(err, INF_ERR_UNSUPPORTED, "cuda: step recording failed (%s)", why);
     }
     cu_graph_slot *g = victim(cb);
     g->key = cb->graph_key;

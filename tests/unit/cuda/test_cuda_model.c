@@ -202,27 +202,30 @@ static void check_stories(void)
     gguf_close(f);
 }
 
-/* One batched step of rows (seq s gets cnt[s] tokens at its current length). */
+/* One batched step: sequence s (slot s of ks) gets cnt[s] tokens at its current
+ * length; sequences with no rows stay out of the batch. */
 static int graph_step(model *m, be_kv *kv, const model_kvslots *ks, int32_t *len,
-                      const int32_t *cnt, int n_seq, int32_t tok0, float *logits, inf_error *err)
+                      const int32_t *cnt, int n_slots, int32_t tok0, float *logits, inf_error *err)
 {
     int32_t token[96], pos[96], seq[96], out_rows[3];
     model_batch_seq bs[3];
-    int n = 0, n_out = 0;
-    for (int s = 0; s < n_seq; s++) {
+    int n = 0, n_seq = 0;
+    for (int s = 0; s < n_slots; s++) {
+        if (!cnt[s]) continue;
         for (int i = 0; i < cnt[s]; i++, n++) {
             token[n] = (tok0 + 31 * n + 7 * s) % (int32_t)m->hp.n_vocab;
             pos[n] = len[s] + i;
-            seq[n] = s;
+            seq[n] = n_seq;
         }
-        if (cnt[s]) out_rows[n_out++] = n - 1;
-        bs[s] = (model_batch_seq){.blocks = model_kvslots_table(ks, s),
-                                  .n_blocks = ks->blocks_per_slot, .kv_len = len[s] + cnt[s]};
+        out_rows[n_seq] = n - 1;
+        int32_t kv_len = len[s] + cnt[s];
+        bs[n_seq++] = (model_batch_seq){.blocks = model_kvslots_table(ks, s),
+                                        .n_blocks = (kv_len + 15) / 16, .kv_len = kv_len};
     }
     model_batch b = {.n = n, .token = token, .pos = pos, .seq = seq, .n_seq = n_seq,
-                     .seqs = bs, .n_out = n_out, .out_rows = out_rows};
+                     .seqs = bs, .n_out = n_seq, .out_rows = out_rows};
     int rc = model_forward(m, kv, &b, logits, err);
-    for (int s = 0; s < n_seq; s++) len[s] += cnt[s];
+    for (int s = 0; s < n_slots; s++) len[s] += cnt[s];
     return rc;
 }
 
