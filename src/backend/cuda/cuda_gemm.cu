@@ -3,16 +3,20 @@
 //
 // n < CU_GEMM_MIN_N rows: the fused dequantize-and-dot kernels (cuda_mmv.cu),
 // which read each weight byte once per call and are bound by memory bandwidth.
-// More rows (prefill): the work becomes arithmetic, so it goes to the tensor
-// cores through cuBLAS. x is rounded to f16 once (gemm_x); the weight is used
-// as it is when F16, else dequantized to f16 in chunks of rows that fit the
-// fixed gemm_w scratch; each chunk is one cublasGemmEx with f32 accumulation
+// More rows (prefill, batched decode): the work becomes arithmetic, so it goes
+// to the tensor cores: packed Q4_0 / Q8_0 to the int8 kernel of cuda_mmq.cu
+// (which reads the quantized weight once per call instead of dequantizing it;
+// INFERD_CUDA_MMQ=0 sends them here too), every other format through cuBLAS.
+// For cuBLAS, x is rounded to f16 once (gemm_x); the weight is used as it is
+// when F16, else dequantized to f16 in chunks of rows that fit the fixed gemm_w
+// scratch; each chunk is one cublasGemmEx with f32 accumulation
 // writing its columns of out. F32 weights run as an f32 GEMM (no rounding).
 //
 // Layout for cuBLAS (column-major): row-major W (m, k) is the k x m matrix
 // A with lda = k; row-major x (n, k) is the k x n matrix B; out (n, m) is the
 // m x n matrix C with ldc = m. So C = A^T B: transa = T, transb = N.
 #include "backend/cuda/cuda_gemm.cuh"
+#include "backend/cuda/cuda_mmq.cuh"
 #include "backend/cuda/cuda_mmv.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_ops.cuh"
@@ -98,6 +102,10 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
     if (n < CU_GEMM_MIN_N) {
         cu_mmv(cb, W, xf, n, yf, bf);
+        return;
+    }
+    if (W->packed && cu_mmq_enabled()) {
+        cu_mmq(cb, W, xf, n, yf, bf);
         return;
     }
     gemm(cb, W, xf, n, yf);

@@ -160,8 +160,13 @@ static void check_matmul(int ti, int64_t m, int64_t k, int n, bool bias)
     float *yr = malloc(sizeof(float) * (size_t)(n * m)), *yc = malloc(sizeof(float) * (size_t)(n * m));
     read_pair(O, n, yr, yc);
 
-    bool gemm = n >= 9;
-    double rel = !gemm || type == QT_F32 ? 1e-5 : 1.5e-3, abs0 = gemm ? 1e-5 : 1e-6;
+    /* Q4_0 / Q8_0 round x to int8 on both paths (n >= 9: cuda_mmq.cu), unless
+     * INFERD_CUDA_MMQ=0 sends n >= 9 to cuBLAS on f16. */
+    const char *mq = getenv("INFERD_CUDA_MMQ");
+    bool gemm = n >= 9, int8x = (type == QT_Q4_0 || type == QT_Q8_0) &&
+                                (!gemm || !(mq && strcmp(mq, "0") == 0));
+    bool f16 = gemm && !int8x && type != QT_F32;
+    double rel = f16 ? 1.5e-3 : 1e-5, abs0 = gemm ? 1e-5 : 1e-6;
     float *wd = malloc(sizeof(float) * (size_t)k);
     double *tol = malloc(sizeof(double) * (size_t)(n * m));
     for (int64_t j = 0; j < m; j++) {
@@ -170,7 +175,7 @@ static void check_matmul(int ti, int64_t m, int64_t k, int n, bool bias)
             double mag = 0;
             for (int64_t c = 0; c < k; c++) mag += fabs((double)wd[c] * xv[(int64_t)i * k + c]);
             tol[i * m + j] = rel * mag + abs0;
-            if (!gemm && (type == QT_Q4_0 || type == QT_Q8_0))
+            if (int8x)
                 for (int64_t b = 0; b < k / 32; b++) {
                     double amax = 0, wsum = 0;
                     for (int64_t c = 32 * b; c < 32 * b + 32; c++) {
