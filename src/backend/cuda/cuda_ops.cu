@@ -122,33 +122,97 @@ __device__ __forceinline__ void q8_round(float v, int64_t i, int8_t *q, float2 *
     if (i % 32 == 0) ds[i / 32] = make_float2(d, d * (float)sum);
 }
 
-// One block per group of e values (group g of the n * d / e groups). ADD: the
-// group is first replaced by x + b (the pending residual add, written back to
-// x). Q8 (e % 32 == 0): also rounds the output to int8 into q / ds.
+// Sum over the block (any multiple of 32 threads up to 1024); every thread gets it.
+__device__ float block_sum_any(float v, float *sh)
+{
+    v = cu_warp_sum(v);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32, nw = blockDim.x / 32;
+    __syncthreads();
+    if (l == 0) sh[w] = v;
+    __syncthreads();
+    float t = 0;
+    for (int i = 0; i < nw; i++) t += sh[i];
+    return t;
+}
+
+// One block per group of e values (group g of the n * d / e groups), e % 4 == 0,
+// a thread per 4 values (16-byte loads; a decode row of 4096 is one pass of
+// 1024 threads, so the kernel is one load, one block sum and one store). ADD:
+// the group is first replaced by x + b (the pending residual add, written back
+// to x). Q8 (e % 32 == 0): also rounds the output to int8 into q / ds, 8 lanes
+// a block of 32 values. Every thread runs every pass (shuffles need all lanes).
 template <bool ADD, bool Q8>
 __global__ void rms_norm_kernel(float *out, float *x, const float *b, const float *w, int64_t e,
                                 float eps, int8_t *q, float2 *ds)
 {
-    __shared__ float sh[THREADS / 32];
-    int64_t g0 = (int64_t)blockIdx.x * e;
-    float *xg = x + g0;
-    float *og = out + g0;
+    __shared__ float sh[32];
+    int64_t g0 = (int64_t)blockIdx.x * e, e4 = e / 4;
+    float4 *xg = (float4 *)(x + g0);
+    float4 *og = (float4 *)(out + g0);
+    const float4 *w4 = (const float4 *)w;
     float ss = 0;
-    for (int64_t c = threadIdx.x; c < e; c += THREADS) {
-        float v = xg[c];
+    for (int64_t c = threadIdx.x; c < e4; c += blockDim.x) {
+        float4 v = xg[c];
         if constexpr (ADD) {
-            v += b[g0 + c];
+            float4 bv = ((const float4 *)(b + g0))[c];
+            v.x += bv.x, v.y += bv.y, v.z += bv.z, v.w += bv.w;
             xg[c] = v; // read back below by this same thread only
         }
-        ss += v * v;
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
+    ss = block_sum_any(ss, sh);
+    float r = rsqrtf(ss / (float)e + eps);
+    for (int64_t base = 0; base < e4; base += blockDim.x) {
+        int64_t c = base + threadIdx.x;
+        bool in = c < e4;
+        float4 v = make_float4(0, 0, 0, 0);
+        if (in) {
+            float4 xv = xg[c], wv = w4[c];
+            v = make_float4(xv.x * r * wv.x, xv.y * r * wv.y, xv.z * r * wv.z, xv.w * r * wv.w);
+            og[c] = v;
+        }
+        if constexpr (Q8) {
+            // Same rounding as q8_x_kernel (cuda_mmvq.cu): d = amax / 127, q = rn(v / d).
+            float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+            for (int o = 4; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+            float d = amax / 127.0f;
+            int q0 = 0, q1 = 0, q2 = 0, q3 = 0;
+            if (amax != 0.0f) {
+                q0 = __float2int_rn(v.x / d), q1 = __float2int_rn(v.y / d);
+                q2 = __float2int_rn(v.z / d), q3 = __float2int_rn(v.w / d);
+            }
+            int qs = q0 + q1 + q2 + q3;
+            for (int o = 4; o > 0; o >>= 1) qs += __shfl_xor_sync(0xffffffffu, qs, o);
+            if (in) {
+                char4 packed = make_char4((signed char)q0, (signed char)q1, (signed char)q2,
+                                          (signed char)q3);
+                ((char4 *)(q + g0))[c] = packed;
+                if (c % 8 == 0) ds[(g0 + 4 * c) / 32] = make_float2(d, d * (float)qs);
+            }
+        }
+    }
+}
+
+// The plain form, a thread per value: for widths that are not a multiple of 4.
+__global__ void rms_norm_scalar_kernel(float *out, const float *x, const float *w, int64_t e,
+                                       float eps)
+{
+    __shared__ float sh[THREADS / 32];
+    const float *xg = x + (int64_t)blockIdx.x * e;
+    float *og = out + (int64_t)blockIdx.x * e;
+    float ss = 0;
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) ss += xg[c] * xg[c];
     ss = block_sum(ss, sh);
     float r = rsqrtf(ss / (float)e + eps);
-    for (int64_t c = threadIdx.x; c < e; c += THREADS) {
-        float v = xg[c] * r * w[c];
-        og[c] = v;
-        if constexpr (Q8) q8_round(v, g0 + c, q, ds);
-    }
+    for (int64_t c = threadIdx.x; c < e; c += THREADS) og[c] = xg[c] * r * w[c];
+}
+
+// Threads of a norm block for groups of e values: one per 4 values, a multiple
+// of 32, at most 1024.
+unsigned norm_threads(int64_t e)
+{
+    int64_t t = (e / 4 + 31) / 32 * 32;
+    return (unsigned)(t > 1024 ? 1024 : t);
 }
 
 __global__ void softmax_kernel(float *out, const float *x, int64_t d)
@@ -314,26 +378,33 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
     cu_pending_add *p = &cb->padd;
     // The pending add fuses when it produced exactly the rows this norm reads
     // as x = x + b (its a is x) and the norm does not write b.
-    bool fuse = p->out && p->out == fptr(x) && p->a == p->out && p->n == n && p->d == d &&
+    bool vec = e % 4 == 0;
+    bool fuse = vec && p->out && p->out == fptr(x) && p->a == p->out && p->n == n && p->d == d &&
                 fptr(out) != p->b;
     if (!fuse) cu_flush_add(cb);
     if (groups <= 0) return;
     const float *wd = (const float *)CU_CT(w)->d;
+    unsigned gr = (unsigned)groups;
+    if (!vec) { // widths that are not a multiple of 4 (tests): a thread per value
+        rms_norm_scalar_kernel<<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), wd, e, eps);
+        cu_check_launch(cb, "rms_norm");
+        return;
+    }
     const float *b = fuse ? p->b : nullptr;
     bool q8 = e == d && q8_fits(cb, n, d);
-    unsigned gr = (unsigned)groups;
+    unsigned th = norm_threads(e);
     if (fuse && q8)
-        rms_norm_kernel<true, true><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
-                                                                     eps, cb->q8_x, cb->q8_ds);
+        rms_norm_kernel<true, true><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
+                                                              cb->q8_x, cb->q8_ds);
     else if (fuse)
-        rms_norm_kernel<true, false><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
-                                                                      eps, nullptr, nullptr);
+        rms_norm_kernel<true, false><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
+                                                               nullptr, nullptr);
     else if (q8)
-        rms_norm_kernel<false, true><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
-                                                                      eps, cb->q8_x, cb->q8_ds);
+        rms_norm_kernel<false, true><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
+                                                               cb->q8_x, cb->q8_ds);
     else
-        rms_norm_kernel<false, false><<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e,
-                                                                       eps, nullptr, nullptr);
+        rms_norm_kernel<false, false><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
+                                                                nullptr, nullptr);
     cu_check_launch(cb, "rms_norm");
     if (fuse) p->out = nullptr;
     if (q8) q8_claim(cb, fptr(out), n, d);

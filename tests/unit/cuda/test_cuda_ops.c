@@ -258,8 +258,10 @@ static void test_matmul_embed(void)
 
 static void test_norm(void)
 {
-    static const int64_t dims[][3] = {{5, 96, 96}, {3, 160, 40}, {1, 4097, 4097}, {7, 333, 333}};
-    for (int c = 0; c < 4; c++) {
+    static const int64_t dims[][3] = {{5, 96, 96},     {3, 160, 40},   {1, 4097, 4097},
+                                      {7, 333, 333},   {1, 4096, 4096}, {9, 576, 576},
+                                      {4, 512, 128},   {2, 8192, 8192}};
+    for (int c = 0; c < 8; c++) {
         int64_t n = dims[c][0], d = dims[c][1], e = dims[c][2];
         float *wv = randv(e, 1.0f);
         pair W = weight(QT_F32, 1, 1, e, wv);
@@ -274,6 +276,25 @@ static void test_norm(void)
         read_pair(X, n, a, b);
         compare("rms_norm in place", a, b, NULL, 2e-5, n * d, NULL);
         free_pair(W); free_pair(X); free_pair(O);
+        free(wv); free(a); free(b);
+    }
+    /* x = x + o, then xn = norm(x): the cuda backend fuses the add into the norm
+     * (cuda_ops.cu); both x and xn must come out as ref's. */
+    for (int c = 0; c < 8; c++) {
+        int64_t n = dims[c][0], d = dims[c][1], e = dims[c][2];
+        float *wv = randv(e, 1.0f);
+        pair W = weight(QT_F32, 1, 1, e, wv);
+        pair X = rand_act(n, d, 3.0f), D = rand_act(n, d, 1.0f), O = act(n, d, NULL);
+        be_add(ref, X.r, X.r, D.r, n);
+        be_add(cu, X.c, X.c, D.c, n);
+        be_rms_norm(ref, O.r, X.r, W.r, 1e-5f, n);
+        be_rms_norm(cu, O.c, X.c, W.c, 1e-5f, n);
+        float *a = malloc(sizeof(float) * (size_t)(n * d)), *b = malloc(sizeof(float) * (size_t)(n * d));
+        read_pair(X, n, a, b);
+        compare("add then rms_norm: x", a, b, NULL, 2e-5, n * d, NULL);
+        read_pair(O, n, a, b);
+        compare("add then rms_norm: norm", a, b, NULL, 2e-5, n * d, NULL);
+        free_pair(W); free_pair(X); free_pair(D); free_pair(O);
         free(wv); free(a); free(b);
     }
 }

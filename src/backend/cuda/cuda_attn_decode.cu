@@ -1,0 +1,274 @@
+// cuda_attn_decode.cu: attention of a few query rows each (decode) over the
+// paged KV pool. Reference: ref_attention (ref_attn.c); the contract is
+// be_attention's (backend.h).
+//
+// Why a kernel of its own: in decode every query row reads its whole context
+// once, so the work is the K and V bytes (plus latency), not arithmetic. The
+// per-row kernel of cuda_attn.cu scores one key per warp with 2-byte loads and
+// folds each tile of 64 keys serially: ~15 us a tile, which at 256 tokens of
+// context cost more than the layer's matmuls.
+//
+// Blocking: one block of 4 warps per (row, KV head, split). The block serves
+// every query head of that KV head's group (GQA: the group shares each K and
+// V row, so they are read once, not once per head). A key's head row is split
+// over L = hd / 8 lanes, 8 values (one 16-byte load of f16/bf16) a lane, so a
+// warp holds 32 / L keys at a time and each lane loads U = 2 keys' rows before
+// using them. Each (warp, key slot) keeps an online softmax (running max and
+// sum) and its 8 output dims per head in registers; the block merges them in
+// shared memory at the end. The keys a row sees (t0..pos) are cut into nsp
+// ranges (grid.y) when rows x KV heads alone would leave the GPU idle; the
+// ranges' partial results meet in cu_attn_combine.
+#include "backend/cuda/cuda_attn_decode.cuh"
+
+#include <cmath>
+
+namespace {
+
+constexpr int WARPS = 4;
+constexpr int U = 2; // keys a lane loads before using them
+
+// 8 values of a head row starting at e0 (a multiple of 8), as float.
+template <int DT, int HD>
+__device__ __forceinline__ void load8(const uint8_t *row, int e0, float (&v)[8])
+{
+    if constexpr (DT == BE_KV_F32) {
+        float4 a = *(const float4 *)(row + 4 * e0), b = *(const float4 *)(row + 4 * e0 + 16);
+        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z,
+        v[7] = b.w;
+    } else if constexpr (DT == BE_KV_F16 || DT == BE_KV_BF16) {
+        uint4 w = *(const uint4 *)(row + 2 * e0);
+        uint32_t u[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint16_t lo = (uint16_t)(u[i] & 0xffffu), hi = (uint16_t)(u[i] >> 16);
+            v[2 * i] = DT == BE_KV_F16 ? cu_f16(lo) : cu_bf16(lo);
+            v[2 * i + 1] = DT == BE_KV_F16 ? cu_f16(hi) : cu_bf16(hi);
+        }
+    } else {
+        // Q8 (HD % 64 == 0: groups of 64, so the 8 values share one scale).
+        // Head rows are hd + 2 * hd / 64 bytes apart: only 2-byte aligned.
+        const int8_t *q = (const int8_t *)row + e0;
+        float s = cu_f16(cu_u16(row + HD + 2 * (e0 / 64)));
+#pragma unroll
+        for (int i = 0; i < 8; i++) v[i] = (float)q[i] * s;
+    }
+}
+
+struct dec_args {
+    const float *q;
+    float *out, *part;
+    const uint8_t *k, *v;    // the layer's first head row
+    size_t krb, vrb;
+    int B, hkv, group, n_head, window;
+    float scale, softcap;
+    const int32_t *pos, *seq, *block_off, *blocks;
+};
+
+// GM: the group size rounded up to a power of two (registers are sized by it).
+template <int DT, int HD, int GM>
+__global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
+{
+    constexpr int L = HD / 8;          // lanes a key
+    constexpr int KPW = 32 / L;        // keys a warp holds at once
+    constexpr int NSUB = WARPS * KPW;  // key slots of the block
+    __shared__ float sm_m[NSUB][GM], sm_s[NSUB][GM];
+    __shared__ float sm_acc[NSUB][GM][HD];
+
+    const int row = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv;
+    const int sp = blockIdx.y, nsp = gridDim.y;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int sub = lane / L, li = lane % L, slot = warp * KPW + sub;
+    const int e0 = li * 8;
+    const int p = a.pos[row], s = a.seq[row];
+    const int t0 = a.window > 0 && p - a.window + 1 > 0 ? p - a.window + 1 : 0;
+    const int len = p - t0 + 1, sz = (len + nsp - 1) / nsp;
+    const int ta = t0 + sp * sz, tb = min(p + 1, ta + sz);
+    const int32_t *tbl = a.blocks + a.block_off[s];
+
+    float qv[GM][8];
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (h < a.group) {
+            const float *qr = a.q + ((int64_t)row * a.n_head + g * a.group + h) * HD + e0;
+            float4 x0 = *(const float4 *)qr, x1 = *(const float4 *)(qr + 4);
+            qv[h][0] = x0.x, qv[h][1] = x0.y, qv[h][2] = x0.z, qv[h][3] = x0.w;
+            qv[h][4] = x1.x, qv[h][5] = x1.y, qv[h][6] = x1.z, qv[h][7] = x1.w;
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; e++) qv[h][e] = 0.0f;
+        }
+    }
+    float m[GM], sum[GM], acc[GM][8];
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        m[h] = -INFINITY;
+        sum[h] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[h][e] = 0.0f;
+    }
+
+    for (int t = ta + slot * U; t < tb; t += NSUB * U) {
+        float kf[U][8], sc[U][GM];
+        size_t hr[U];
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int tt = min(t + u, tb - 1); // a key past the range is loaded, then masked
+            hr[u] = ((size_t)tbl[tt / a.B] * a.B + tt % a.B) * a.hkv + g;
+            load8<DT, HD>(a.k + hr[u] * a.krb, e0, kf[u]);
+        }
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+#pragma unroll
+            for (int h = 0; h < GM; h++) {
+                float d = 0.0f;
+#pragma unroll
+                for (int e = 0; e < 8; e++) d += qv[h][e] * kf[u][e];
+#pragma unroll
+                for (int o = L / 2; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+                d *= a.scale;
+                if (a.softcap > 0) d = a.softcap * tanhf(d / a.softcap);
+                sc[u][h] = t + u < tb ? d : -INFINITY;
+            }
+        }
+        float vf[U][8];
+#pragma unroll
+        for (int u = 0; u < U; u++) load8<DT, HD>(a.v + hr[u] * a.vrb, e0, vf[u]);
+#pragma unroll
+        for (int h = 0; h < GM; h++) {
+            float nm = m[h];
+#pragma unroll
+            for (int u = 0; u < U; u++) nm = fmaxf(nm, sc[u][h]);
+            float corr = expf(m[h] - nm); // 0 on the first keys (m = -inf)
+            sum[h] *= corr;
+#pragma unroll
+            for (int e = 0; e < 8; e++) acc[h][e] *= corr;
+#pragma unroll
+            for (int u = 0; u < U; u++) {
+                float pu = expf(sc[u][h] - nm); // 0 for a masked key
+                sum[h] += pu;
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[h][e] += pu * vf[u][e];
+            }
+            m[h] = nm;
+        }
+    }
+
+    // Merge the key slots: every slot's (max, sum, acc) into shared memory.
+#pragma unroll
+    for (int h = 0; h < GM; h++) {
+        if (li == 0) {
+            sm_m[slot][h] = m[h];
+            sm_s[slot][h] = sum[h];
+        }
+#pragma unroll
+        for (int e = 0; e < 8; e++) sm_acc[slot][h][e0 + e] = acc[h][e];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < a.group * HD; i += WARPS * 32) {
+        int h = i / HD, e = i % HD;
+        float M = -INFINITY;
+#pragma unroll
+        for (int k = 0; k < NSUB; k++) M = fmaxf(M, sm_m[k][h]);
+        float S = 0.0f, O = 0.0f;
+        if (M > -INFINITY) {
+#pragma unroll
+            for (int k = 0; k < NSUB; k++) {
+                float w = expf(sm_m[k][h] - M); // 0 for a slot that saw no key
+                S += sm_s[k][h] * w;
+                O += sm_acc[k][h][e] * w;
+            }
+        }
+        int64_t unit = (int64_t)row * a.n_head + g * a.group + h;
+        if (nsp == 1) {
+            a.out[unit * HD + e] = O / S;
+        } else {
+            float *pp = a.part + ((size_t)unit * nsp + sp) * (HD + 2);
+            if (e == 0) {
+                pp[0] = M;
+                pp[1] = S;
+            }
+            pp[2 + e] = O;
+        }
+    }
+}
+
+template <int DT, int HD, int GM>
+void launch(cu_backend *cb, dim3 grid, const dec_args &a)
+{
+    attn_decode_kernel<DT, HD, GM><<<grid, WARPS * 32, 0, cb->stream>>>(a);
+}
+
+template <int DT, int HD>
+void launch_group(cu_backend *cb, dim3 grid, const dec_args &a)
+{
+    if (a.group == 1) launch<DT, HD, 1>(cb, grid, a);
+    else if (a.group == 2) launch<DT, HD, 2>(cb, grid, a);
+    else if (a.group <= 4) launch<DT, HD, 4>(cb, grid, a);
+    else launch<DT, HD, 8>(cb, grid, a);
+}
+
+template <int DT>
+void launch_hd(cu_backend *cb, int hd, dim3 grid, const dec_args &a)
+{
+    if (hd == 64) launch_group<DT, 64>(cb, grid, a);
+    else if (hd == 128) launch_group<DT, 128>(cb, grid, a);
+    else launch_group<DT, 256>(cb, grid, a);
+}
+
+} // namespace
+
+bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv, const be_attn *p,
+                    int64_t n)
+{
+    const be_kv_config *c = &kv->cfg;
+    int hd = p->head_dim_k, group = p->n_head / p->n_kv_head;
+    if (n > CU_ATTN_DECODE_MAX_ROWS || hd != p->head_dim_v || group > 8 ||
+        (hd != 64 && hd != 128 && hd != 256))
+        return false;
+    size_t layer_rows = (size_t)p->layer * c->n_blocks * c->block_size * c->n_kv_head;
+    dec_args a;
+    a.q = q;
+    a.out = out;
+    a.part = cb->attn_part;
+    a.k = kv->k + layer_rows * kv->k_row_bytes;
+    a.v = kv->v + layer_rows * kv->v_row_bytes;
+    a.krb = kv->k_row_bytes;
+    a.vrb = kv->v_row_bytes;
+    a.B = c->block_size;
+    a.hkv = c->n_kv_head;
+    a.group = group;
+    a.n_head = p->n_head;
+    a.window = p->window;
+    a.scale = p->scale;
+    a.softcap = p->softcap;
+    a.pos = cb->batch.pos;
+    a.seq = cb->batch.seq;
+    a.block_off = cb->batch.block_off;
+    a.blocks = cb->batch.blocks;
+
+    // Split the keys when rows x KV heads leave the GPU idle, at least 64 keys a
+    // split; the count follows kv_cap (a power-of-two bucket of the longest
+    // context), so that a recorded step replays unchanged as contexts grow.
+    int64_t units = n * c->n_kv_head;
+    int64_t kv_len = cb->batch.kv_cap;
+    if (p->window > 0 && kv_len > p->window) kv_len = p->window;
+    int64_t nsp = 1;
+    if (units < 264) {
+        nsp = (264 + units - 1) / units;
+        int64_t by_len = (kv_len + 63) / 64;
+        if (nsp > by_len) nsp = by_len;
+        int64_t by_mem = (int64_t)(cb->attn_part_cap / ((size_t)n * p->n_head * (hd + 2)));
+        if (nsp > by_mem) nsp = by_mem;
+        if (nsp < 1) nsp = 1;
+    }
+    dim3 grid((unsigned)units, (unsigned)nsp);
+    switch (c->dtype) {
+    case BE_KV_F32: launch_hd<BE_KV_F32>(cb, hd, grid, a); break;
+    case BE_KV_F16: launch_hd<BE_KV_F16>(cb, hd, grid, a); break;
+    case BE_KV_BF16: launch_hd<BE_KV_BF16>(cb, hd, grid, a); break;
+    case BE_KV_Q8: launch_hd<BE_KV_Q8>(cb, hd, grid, a); break;
+    }
+    cu_check_launch(cb, "attention (decode)");
+    if (nsp > 1) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd);
+    return true;
+}
