@@ -61,22 +61,17 @@ namespace {
 constexpr float MAGIC_F = 12582912.0f; // 1.5 * 2^23
 constexpr int MAGIC_I = 0x4B400000;     // its bits
 
-template <int BM_, int BN_, int WM_, int WN_, int ST_, int MINB_>
+template <int BM_, int BN_, int WM_, int WN_, int KB_, int ST_, int MINB_>
 struct tile {
     static constexpr int BM = BM_, BN = BN_, WM = WM_, WN = WN_, ST = ST_;
     static constexpr int MINB = MINB_;          // blocks an SM (__launch_bounds__)
-    static constexpr int KB = 4;                // 32-value blocks a stage
+    static constexpr int KB = KB_;              // 32-value blocks a stage
     static constexpr int THREADS = WM * WN * 32;
     static constexpr int MT = BM / WM / 16;     // m16 tiles a warp
     static constexpr int NT = BN / WN / 8;      // n8 tiles a warp
     static_assert(MT >= 1 && NT >= 2 && NT % 2 == 0 && KB % 2 == 0, "tile shape");
 };
 
-// Two blocks an SM where their shared memory allows (<= 128 registers a thread).
-using tile16 = tile<128, 16, 8, 1, 4, 2>;
-using tile32 = tile<128, 32, 4, 2, 4, 2>;
-using tile64 = tile<128, 64, 4, 2, 4, 1>;
-using tile128 = tile<128, 128, 2, 4, 3, 1>;
 
 // Byte layout of one pipeline stage in shared memory.
 template <int T, class C>
@@ -113,6 +108,11 @@ __device__ __forceinline__ void cp_async8(uint32_t dst, const void *src, int byt
 __device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, int bytes)
 {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+
+__device__ __forceinline__ void st_shared32(uint32_t dst, uint32_t v)
+{
+    asm volatile("st.shared.u32 [%0], %1;\n" ::"r"(dst), "r"(v));
 }
 
 __device__ __forceinline__ void cp_async_commit()
@@ -170,8 +170,12 @@ __device__ __forceinline__ void load_stage(uint32_t s, const uint8_t *__restrict
         int r = c / L::S_WORDS, w = c % L::S_WORDS;
         int64_t row = m0 + r < m ? m0 + r : m - 1;
         int64_t h0 = ((row * nb + kb0) & ~(int64_t)1) + 2 * w;
-        int bytes = h0 + 1 < halves ? 4 : h0 < halves ? 2 : 0;
-        cp_async4(s + L::S_OFF + c * 4, bytes ? (const void *)(sc + h0) : (const void *)sc, bytes);
+        // The last word may hold one half: a plain load then (a 4-byte cp.async
+        // would read past the tensor, even with 2 bytes asked for).
+        if (h0 + 1 < halves)
+            cp_async4(s + L::S_OFF + c * 4, sc + h0, 4);
+        else
+            st_shared32(s + L::S_OFF + c * 4, h0 < halves ? (uint32_t)__half_as_ushort(sc[h0]) : 0u);
     }
 #pragma unroll
     for (int c = tid; c < C::BN * KB * 2; c += C::THREADS) {
@@ -414,17 +418,43 @@ void launch(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float
     }
 }
 
+// TEMPORARY (measurement): INFERD_MMQ_V picks a tile set, 0 = the first one.
+int variant(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("INFERD_MMQ_V");
+        v = e ? atoi(e) : 1;
+    }
+    return v;
+}
+
 template <int T>
 void launch_n(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float *bias)
 {
-    if (n <= 16)
-        launch<T, tile16>(cb, W, n, y, bias);
-    else if (n <= 32)
-        launch<T, tile32>(cb, W, n, y, bias);
-    else if (n <= 64)
-        launch<T, tile64>(cb, W, n, y, bias);
-    else
-        launch<T, tile128>(cb, W, n, y, bias);
+    constexpr bool Q4 = T == QT_Q4_0;
+    int v = variant();
+    bool kb8 = v >= 1 && (Q4 || v == 2);
+    if (n <= 16) {
+        if (kb8)
+            launch<T, tile<128, 16, 8, 1, 8, Q4 ? 4 : 3, Q4 ? 2 : 1>>(cb, W, n, y, bias);
+        else
+            launch<T, tile<128, 16, 8, 1, 4, 4, 2>>(cb, W, n, y, bias);
+    } else if (n <= 32) {
+        if (kb8)
+            launch<T, tile<128, 32, 4, 2, 8, 3, Q4 ? 2 : 1>>(cb, W, n, y, bias);
+        else
+            launch<T, tile<128, 32, 4, 2, 4, 4, 2>>(cb, W, n, y, bias);
+    } else if (v == 4) { // 33 and more rows: 128 x 64 tiles, 2 blocks an SM
+        launch<T, tile<128, 64, 4, 2, 4, 3, 2>>(cb, W, n, y, bias);
+    } else if (n <= 64 || v == 3) {
+        if (kb8)
+            launch<T, tile<128, 64, 4, 2, 8, Q4 ? 3 : 2, 1>>(cb, W, n, y, bias);
+        else
+            launch<T, tile<128, 64, 4, 2, 4, 4, 1>>(cb, W, n, y, bias);
+    } else {
+        launch<T, tile<128, 128, 2, 4, 4, 3, 1>>(cb, W, n, y, bias);
+    }
 }
 
 } // namespace

@@ -354,7 +354,7 @@ static uint8_t *rand_blocks(uint32_t type, int64_t m, int64_t k)
 static void bench(bool mmq_on)
 {
     static const int64_t shapes[3][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}};
-    static const int ns[] = {1, 8, 16, 32, 64, 128, 512, 2048};
+    static const int ns[] = {1, 8, 16, 32, 64, 128, 256, 512, 2048};
     static const uint32_t btypes[2] = {QT_Q4_0, QT_Q8_0};
     printf("bench: n >= 9 on %s\n", mmq_on ? "mmq (int8 mma)" : "cuBLAS on f16 (INFERD_CUDA_MMQ=0)");
     printf("%-5s %6s %6s %5s %10s %10s %9s %7s\n", "type", "m", "k", "n", "call us", "kernel us",
@@ -399,9 +399,26 @@ static void bench(bool mmq_on)
         }
 }
 
+/* --one TYPE M K N: three calls of one shape (for a profiler). */
+static void one(const char *type_name, int64_t m, int64_t k, int n)
+{
+    uint32_t type = strcmp(type_name, "q8_0") == 0 ? QT_Q8_0 : QT_Q4_0;
+    uint8_t *wq = rand_blocks(type, m, k);
+    be_tensor *W = cu_weight(type, 2, m, k, wq), *X = cu_act(n, k), *O = cu_act(n, m);
+    float *xv = randv(n * k, 2.0f);
+    be_write(cu, X, 0, n, xv);
+    for (int r = 0; r < 3; r++) be_matmul(cu, O, X, W, NULL, n);
+    inf_error err;
+    CHECK_MSG(be_sync(cu, &err) == 0, "one: %s", err.msg);
+    be_tensor_free(cu, W); be_tensor_free(cu, X); be_tensor_free(cu, O);
+    free(wq); free(xv);
+}
+
 int main(int argc, char **argv)
 {
     bool bench_mode = argc > 1 && strcmp(argv[1], "--bench") == 0;
+    bool one_mode = argc > 5 && strcmp(argv[1], "--one") == 0;
+    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0; /* small shapes (memcheck) */
     char why[256] = "";
     if (cuda_probe_devices(why, sizeof why) <= 0) {
         char msg[300];
@@ -411,13 +428,16 @@ int main(int argc, char **argv)
     printf("device: %s\n", why);
     const char *env = getenv("INFERD_CUDA_MMQ");
     bool mmq_on = !(env && strcmp(env, "0") == 0);
-    if (!bench_mode && !mmq_on) check_skip("INFERD_CUDA_MMQ=0: the int8 matmul is off");
+    if (!bench_mode && !one_mode && !mmq_on) check_skip("INFERD_CUDA_MMQ=0: the int8 matmul is off");
     inf_error err;
     int rc = be_cuda_create(0, &cu, &err);
     CHECK_MSG(rc == 0, "be_cuda_create: %s", err.msg);
     if (rc) return check_done();
-    if (bench_mode) {
-        bench(mmq_on);
+    if (bench_mode || one_mode) {
+        if (bench_mode)
+            bench(mmq_on);
+        else
+            one(argv[2], atoll(argv[3]), atoll(argv[4]), atoi(argv[5]));
         be_destroy(cu);
         return check_done();
     }
@@ -435,7 +455,8 @@ int main(int argc, char **argv)
     static const uint32_t types[2] = {QT_Q4_0, QT_Q8_0};
     for (int ti = 0; ti < 2; ti++)
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-            check_mmq(types[ti], cases[i].n, cases[i].m, cases[i].k, cases[i].bias);
+            if (!quick || (double)cases[i].n * cases[i].m * cases[i].k < 2e7)
+                check_mmq(types[ti], cases[i].n, cases[i].m, cases[i].k, cases[i].bias);
     printf("mmq worst error / tolerance: vs ref %.3f, vs int8 model %.3f\n", worst_ref, worst_model);
     check_graph();
     CHECK(be_sync(cu, &err) == 0);
