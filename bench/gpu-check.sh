@@ -46,6 +46,15 @@ if [ -z "${CUDALIB:-}" ]; then
     CUDALIB=$(dirname "$(find / -name 'libcublas.so.13' -not -path '*/proc/*' 2>/dev/null | head -1)")
 fi
 export LD_LIBRARY_PATH="${CUDALIB:-}:${LD_LIBRARY_PATH:-}"
+# The carried binaries may come packed (.devpack/bin.tar.xz: a CUDA binary is
+# ~15 MB of device code, and a call carries 64 MiB at most).
+if [ -f "$ROOT/.devpack/bin.tar.xz" ]; then
+    mkdir -p "$ROOT/.devdata/bin"
+    python3 -c "import tarfile, sys; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" \
+        "$ROOT/.devpack/bin.tar.xz" "$ROOT/.devdata/bin"
+    [ -d "$ROOT/.devpack/lib" ] && cp -r "$ROOT/.devpack/lib" "$ROOT/.devdata/"
+    [ -f "$ROOT/.devpack/stories260K.gguf" ] && cp "$ROOT/.devpack/stories260K.gguf" "$ROOT/.devdata/"
+fi
 BIN=$ROOT/.devdata/bin
 if [ -x "$BIN/inferd" ] && [ -d "$ROOT/.devdata/lib" ]; then
     # only the libraries the system lacks, so the system's own stay first

@@ -442,18 +442,33 @@ int cu_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
 
 // Every op but matmul (and the destroy) may write an activation, so it bumps
 // op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
-// stands still (cuda_mmvq.cu). Every entry but add and rms_norm first launches
-// a residual add left pending (cu_flush_add); those two decide themselves.
+// stands still (cuda_mmvq.cu). Every entry first launches the decode matmuls
+// left pending (cu_mmvq_flush: the op may read their outputs), and every entry
+// but add and rms_norm a residual add left pending (cu_flush_add); those two
+// decide themselves. The matmul entry decides both itself (matmul_entry).
 template <bool BUMP, bool FLUSH, auto F> struct entry;
 template <bool BUMP, bool FLUSH, typename R, typename... A, R (*F)(be_backend *, A...)>
 struct entry<BUMP, FLUSH, F> {
     static R call(be_backend *be, A... a)
     {
+        cu_mmvq_flush(CU_BE(be));
         if (FLUSH) cu_flush_add(CU_BE(be));
         if (BUMP) CU_BE(be)->op_gen++;
         return F(be, a...);
     }
 };
+
+void matmul_entry(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
+                  const be_tensor *bias, int64_t n)
+{
+    cu_backend *cb = CU_BE(be);
+    cu_flush_add(cb);
+    const cu_tensor *W = CU_CT(w);
+    if (!(n < CU_GEMM_MIN_N && W->packed &&
+          cu_mmvq_joins(cb, W, (const float *)CU_CT(x)->d, n)))
+        cu_mmvq_flush(cb);
+    cu_matmul(be, out, x, w, bias, n);
+}
 template <auto F> using bumped = entry<true, true, F>;
 template <auto F> using flushed = entry<false, true, F>;
 template <auto F> using deferred = entry<true, false, F>;
@@ -470,7 +485,7 @@ const be_ops cu_ops = {
     /*read*/ flushed<cu_read>::call,
     /*sync*/ flushed<cu_sync>::call,
     /*embed*/ bumped<cu_embed>::call,
-    /*matmul*/ flushed<cu_matmul>::call,
+    /*matmul*/ matmul_entry,
     /*rms_norm*/ deferred<cu_rms_norm>::call,
     /*rope*/ bumped<cu_rope>::call,
     /*kv_write*/ bumped<cu_kv_write>::call,

@@ -66,6 +66,18 @@ struct cu_graph_slot {
 
 #define CU_GRAPH_SLOTS 48
 
+// Decode matmuls on one x not yet launched (cuda_mmvq.cu): launched together.
+#define CU_MM_GROUP 3
+struct cu_mm_group {
+    const cu_tensor *w[CU_MM_GROUP];
+    float *y[CU_MM_GROUP];
+    const float *bias[CU_MM_GROUP];
+    int cnt;               // 0: none pending
+    const float *x;
+    int64_t n, k;
+    uint32_t type;
+};
+
 // A residual add not yet launched (cuda_ops.cu): out = a + b over n rows of d.
 struct cu_pending_add {
     float *out;            // nullptr: none pending
@@ -99,6 +111,7 @@ struct cu_backend {
     uint64_t q8_gen;
     uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
     cu_pending_add padd;   // see cu_flush_add
+    cu_mm_group pmm;       // see cu_mmvq_flush
     // Pinned host memory for be_read.
     float *h_read;
     size_t h_read_cap;     // floats

@@ -15,9 +15,16 @@
 // Blocking: one warp per output feature, 4 warps a block. A "unit" is 16 bytes
 // of quants (a Q4_0 block, half a Q8_0 block); lane l takes units l, l + 32, ...,
 // so each warp load is 512 contiguous bytes, and UNR units are loaded before any
-// is used (a 4096-wide Q4_0 row is exactly 4 units a lane: all in flight). The
-// weight stream bypasses L1 (ld.global.nc.L1::no_allocate); x's int8 rows are
-// shared by every warp and stay in L1 / L2.
+// is used (a 4096-wide Q4_0 row is exactly 4 units a lane: all in flight; wider
+// rows take UNR = 8). The weight stream bypasses L1
+// (ld.global.nc.L1::no_allocate); x's int8 rows are shared by every warp and
+// stay in L1 / L2.
+//
+// Grouping: consecutive matmuls on the same x (q, k, v; gate, up) are not
+// launched one by one but kept pending (cb->pmm) and launched as one grid over
+// all their rows (cu_mmvq_flush, called before any other op): a k or v
+// projection alone (1024 rows of an 8B model) is too small to fill the GPU, and
+// each launch costs its ramp-up and drain.
 #include "backend/cuda/cuda_mmvq.cuh"
 
 #include <cstdlib>
@@ -26,7 +33,6 @@
 namespace {
 
 constexpr int WARPS = 4;
-constexpr int UNR = 4;
 
 // x (rows of k, k % 32 == 0, cnt = values / 32 blocks) -> int8 q, (d, d * sum q).
 __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t *__restrict__ q,
@@ -44,19 +50,37 @@ __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t 
     if (lane == 0) ds[b] = make_float2(d, d * (float)sum);
 }
 
-template <int T, int NR>
+// One matmul of a launch: its weight, output, bias, rows, and its first block.
+struct mm_seg {
+    const uint8_t *qs;
+    const __half *sc;
+    float *y;             // row r of x -> y + r * m
+    const float *bias;
+    int64_t m;
+    int64_t blk0;         // blocks before this one's in the grid
+};
+
+struct mm_segs {
+    mm_seg s[CU_MM_GROUP];
+    int cnt;
+};
+
+template <int T, int NR, int UNR>
 __global__ void __launch_bounds__(WARPS * 32)
-mmvq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_t nb, int64_t m,
-            const int8_t *__restrict__ xq, const float2 *__restrict__ xds, float *__restrict__ y,
-            const float *__restrict__ bias)
+mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
 {
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
-    int64_t row = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
-    if (row >= m) return;
+    int si = 0;
+#pragma unroll
+    for (int i = 1; i < CU_MM_GROUP; i++)
+        if (i < g.cnt && (int64_t)blockIdx.x >= g.s[i].blk0) si = i;
+    const mm_seg &sg = g.s[si];
+    int64_t row = ((int64_t)blockIdx.x - sg.blk0) * WARPS + threadIdx.x / 32;
+    if (row >= sg.m) return;
     int lane = threadIdx.x % 32;
-    const uint4 *wq = (const uint4 *)(qs + (size_t)row * nb * QB);
-    const __half *ws = sc + row * nb;
+    const uint4 *wq = (const uint4 *)(sg.qs + (size_t)row * nb * QB);
+    const __half *ws = sg.sc + row * nb;
     int64_t units = nb * UPB, k = nb * 32;
     float acc[NR];
 #pragma unroll
@@ -108,32 +132,31 @@ mmvq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64
 #pragma unroll
     for (int r = 0; r < NR; r++) acc[r] = cu_warp_sum(acc[r]);
     if (lane == 0) {
-        float bv = bias ? bias[row] : 0.0f;
+        float bv = sg.bias ? sg.bias[row] : 0.0f;
 #pragma unroll
-        for (int r = 0; r < NR; r++) y[r * m + row] = acc[r] + bv;
+        for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[r] + bv;
     }
 }
 
 template <int T, int NR>
-void launch(cu_backend *cb, const cu_tensor *W, const int8_t *xq, const float2 *xds, float *y,
-            const float *bias)
+void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
+            const float2 *xds)
 {
-    int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W), nb = k / 32;
-    const uint8_t *qs = (const uint8_t *)W->d;
-    const __half *sc = (const __half *)(qs + (size_t)m * nb * (T == QT_Q4_0 ? 16 : 32));
-    mmvq_kernel<T, NR><<<cu_blocks(m, WARPS), WARPS * 32, 0, cb->stream>>>(qs, sc, nb, m, xq, xds,
-                                                                          y, bias);
+    if (nb * 32 <= 4096)
+        mmvq_kernel<T, NR, 4><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+    else
+        mmvq_kernel<T, NR, 8><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
 }
 
 template <int T>
-void launch_nr(cu_backend *cb, const cu_tensor *W, int nr, const int8_t *xq, const float2 *xds,
-               float *y, const float *bias)
+void launch_nr(cu_backend *cb, int nr, const mm_segs &g, unsigned blocks, int64_t nb,
+               const int8_t *xq, const float2 *xds)
 {
     switch (nr) {
-    case 1: launch<T, 1>(cb, W, xq, xds, y, bias); break;
-    case 2: launch<T, 2>(cb, W, xq, xds, y, bias); break;
-    case 4: launch<T, 4>(cb, W, xq, xds, y, bias); break;
-    default: launch<T, 8>(cb, W, xq, xds, y, bias); break;
+    case 1: launch<T, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch<T, 2>(cb, g, blocks, nb, xq, xds); break;
+    case 4: launch<T, 4>(cb, g, blocks, nb, xq, xds); break;
+    default: launch<T, 8>(cb, g, blocks, nb, xq, xds); break;
     }
 }
 
@@ -242,21 +265,68 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k)
     cb->q8_gen = cb->op_gen;
 }
 
-void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
-             const float *bias)
+void cu_mmvq_flush(cu_backend *cb)
 {
-    int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w), nb = k / 32;
-    cu_q8_prepare(cb, x, n, k);
-    for (int64_t i = 0; i < n;) {
-        int64_t left = n - i;
+    cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return;
+    int64_t k = p->k, nb = k / 32;
+    for (int64_t i = 0; i < p->n;) {
+        int64_t left = p->n - i;
         int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        mm_segs g;
+        g.cnt = p->cnt;
+        int64_t blocks = 0;
+        for (int j = 0; j < p->cnt; j++) {
+            const cu_tensor *w = p->w[j];
+            int64_t m = cu_rows((const be_tensor *)w);
+            const uint8_t *qs = (const uint8_t *)w->d;
+            g.s[j] = {qs, (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)),
+                      p->y[j] + i * m, p->bias[j], m, blocks};
+            blocks += (m + WARPS - 1) / WARPS;
+        }
         const int8_t *xq = cb->q8_x + i * k;
         const float2 *xds = cb->q8_ds + i * nb;
-        if (w->info.type == QT_Q4_0)
-            launch_nr<QT_Q4_0>(cb, w, nr, xq, xds, y + i * m, bias);
+        if (p->type == QT_Q4_0)
+            launch_nr<QT_Q4_0>(cb, nr, g, (unsigned)blocks, nb, xq, xds);
         else
-            launch_nr<QT_Q8_0>(cb, w, nr, xq, xds, y + i * m, bias);
+            launch_nr<QT_Q8_0>(cb, nr, g, (unsigned)blocks, nb, xq, xds);
         cu_check_launch(cb, "matmul (decode, packed)");
         i += nr;
     }
+    p->cnt = 0;
+}
+
+bool cu_mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
+{
+    const cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return true;
+    if (p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
+        p->k != w->info.ne[0])
+        return false;
+    for (int j = 0; j < p->cnt; j++)
+        if ((const float *)p->y[j] == x) return false; // x is a pending output
+    return true;
+}
+
+void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+             const float *bias)
+{
+    if (!cu_mmvq_joins(cb, w, x, n)) cu_mmvq_flush(cb);
+    cu_mm_group *p = &cb->pmm;
+    for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
+        if (p->y[j] == y) {
+            cu_mmvq_flush(cb);
+            break;
+        }
+    cu_q8_prepare(cb, x, n, w->info.ne[0]);
+    if (!p->cnt) {
+        p->x = x;
+        p->n = n;
+        p->k = w->info.ne[0];
+        p->type = w->info.type;
+    }
+    p->w[p->cnt] = w;
+    p->y[p->cnt] = y;
+    p->bias[p->cnt] = bias;
+    p->cnt++;
 }

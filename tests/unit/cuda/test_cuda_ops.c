@@ -256,6 +256,74 @@ static void test_matmul_embed(void)
 
 /* ---- row and elementwise ops ---- */
 
+/* Quantized weight of rows x k random values, uploaded to both backends. */
+static pair qweight(uint32_t type, int64_t rows, int64_t k)
+{
+    float *wf = randv(rows * k, 1.0f);
+    size_t rb = quant_row_size(type, k);
+    uint8_t *wq = malloc(rb * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) quant_quantize(type, wf + r * k, wq + r * rb, k);
+    pair p = weight(type, 2, rows, k, wq);
+    free(wf);
+    free(wq);
+    return p;
+}
+
+/* Decode matmuls on one x are launched together (cuda_mmvq.cu, cu_mmvq_flush):
+ * a chain that groups (same x), breaks a group (another type, an x that is a
+ * pending output, an output written twice) gives the bits that the same
+ * matmuls give one by one, each read back before the next. */
+static void test_matmul_group(void)
+{
+    for (int n = 1; n <= 5; n += 2) {
+        pair W1 = qweight(QT_Q4_0, 128, 256), W2 = qweight(QT_Q4_0, 37, 256);
+        pair W3 = qweight(QT_Q8_0, 64, 256), W4 = qweight(QT_Q4_0, 50, 128);
+        pair X = rand_act(n, 256, 2.0f);
+        pair Y1 = act(n, 128, NULL), Y2 = act(n, 37, NULL), Y3 = act(n, 64, NULL);
+        pair Y4 = act(n, 50, NULL);
+        float *one[5], *grp[5];
+        const int64_t w[5] = {128, 37, 64, 50, 37};
+        for (int i = 0; i < 5; i++) {
+            one[i] = malloc(sizeof(float) * (size_t)(n * w[i]));
+            grp[i] = malloc(sizeof(float) * (size_t)(n * w[i]));
+        }
+        inf_error err;
+        /* one by one: a read after each matmul launches it */
+        be_matmul(cu, Y1.c, X.c, W1.c, NULL, n);
+        be_read(cu, Y1.c, 0, n, one[0], &err);
+        be_matmul(cu, Y2.c, X.c, W2.c, NULL, n);
+        be_read(cu, Y2.c, 0, n, one[1], &err);
+        be_matmul(cu, Y3.c, X.c, W3.c, NULL, n);
+        be_read(cu, Y3.c, 0, n, one[2], &err);
+        be_matmul(cu, Y4.c, Y1.c, W4.c, NULL, n);
+        be_read(cu, Y4.c, 0, n, one[3], &err);
+        /* grouped: Y1, Y2 join; Y3 (Q8_0) starts a group; Y4 reads Y1, pending
+         * until then; Y2 is written again from another weight */
+        be_matmul(cu, Y1.c, X.c, W1.c, NULL, n);
+        be_matmul(cu, Y2.c, X.c, W2.c, NULL, n);
+        be_matmul(cu, Y3.c, X.c, W3.c, NULL, n);
+        be_matmul(cu, Y4.c, Y1.c, W4.c, NULL, n);
+        be_read(cu, Y1.c, 0, n, grp[0], &err);
+        be_read(cu, Y3.c, 0, n, grp[2], &err);
+        be_read(cu, Y4.c, 0, n, grp[3], &err);
+        be_read(cu, Y2.c, 0, n, grp[1], &err);
+        be_matmul(cu, Y2.c, X.c, W2.c, NULL, n);
+        be_matmul(cu, Y2.c, X.c, W2.c, NULL, n); /* the same output twice */
+        be_read(cu, Y2.c, 0, n, grp[4], &err);
+        for (int i = 0; i < 4; i++)
+            CHECK_MSG(!memcmp(one[i], grp[i], sizeof(float) * (size_t)(n * w[i])),
+                      "matmul group, n %d: output %d differs from the ungrouped run", n, i + 1);
+        CHECK_MSG(!memcmp(one[1], grp[4], sizeof(float) * (size_t)(n * 37)),
+                  "matmul group, n %d: an output written twice differs", n);
+        for (int i = 0; i < 5; i++) {
+            free(one[i]);
+            free(grp[i]);
+        }
+        free_pair(W1); free_pair(W2); free_pair(W3); free_pair(W4);
+        free_pair(X); free_pair(Y1); free_pair(Y2); free_pair(Y3); free_pair(Y4);
+    }
+}
+
 static void test_norm(void)
 {
     static const int64_t dims[][3] = {{5, 96, 96},     {3, 160, 40},   {1, 4097, 4097},
@@ -538,6 +606,7 @@ int main(void)
     test_errors();
     test_matmul_embed();
     test_norm();
+    test_matmul_group();
     test_elementwise();
     test_rope();
     test_attention();
