@@ -27,6 +27,7 @@ namespace {
 constexpr int ATT_THREADS = 128;
 constexpr int ATT_TILE = 64;
 constexpr int ATT_EPT = 4; // output dims per thread: hdv <= 512
+constexpr int ATT_REST_BLOCKS = 2048; // grid of attn_rest_kernel
 
 // ---- RoPE ----
 
@@ -153,16 +154,13 @@ struct attn_args {
     int B, hkv, group, n_head, hd, hdv, window;
     float scale, softcap;
     const int32_t *pos, *seq, *block_off, *blocks;
-    int fa_n;                  // > 0: cu_fattn ran on these n rows; skip the rows it owns
 };
 
-template <int DT>
-__global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
+// Unit = row * h + head, split blockIdx.y of gridDim.y; sm: (hd + ATT_TILE) floats.
+template <int DT> __device__ void attn_unit(const attn_args &a, int unit, float *sm)
 {
-    extern __shared__ float sm[];
     float *qs = sm, *sc = sm + a.hd;
-    int row = blockIdx.x / a.n_head, head = blockIdx.x % a.n_head, g = head / a.group;
-    if (a.fa_n > 0 && cu_fattn_owns(a.seq, a.fa_n, row)) return;
+    int row = unit / a.n_head, head = unit % a.n_head, g = head / a.group;
     int sp = blockIdx.y, nsp = gridDim.y;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     int p = a.pos[row], s = a.seq[row];
@@ -218,7 +216,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
             if (e < a.hdv) o[e] = acc[q] * inv;
         }
     } else {
-        float *pp = a.part + ((size_t)blockIdx.x * nsp + sp) * (a.hdv + 2);
+        float *pp = a.part + ((size_t)unit * nsp + sp) * (a.hdv + 2);
         if (threadIdx.x == 0) {
             pp[0] = m;
             pp[1] = sum;
@@ -228,6 +226,40 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
             int e = threadIdx.x + q * ATT_THREADS;
             if (e < a.hdv) pp[2 + e] = acc[q];
         }
+    }
+}
+
+template <int DT>
+__global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
+{
+    extern __shared__ float sm[];
+    attn_unit<DT>(a, blockIdx.x, sm);
+}
+
+// After cu_fattn: the (row, head) units of the rows it left (cu_fattn_owns) of
+// the fa_n * h. A fixed grid strides over the units, the threads of a block
+// vetting 128 of its units at once: when cu_fattn took every row this costs
+// about one memory round trip, where a block per unit cost ~43 us (n 2048,
+// h 32, an H200) just to start and retire the blocks.
+template <int DT>
+__global__ void __launch_bounds__(ATT_THREADS) attn_rest_kernel(attn_args a, int fa_n)
+{
+    extern __shared__ float sm[];
+    __shared__ int todo[ATT_THREADS], n_todo;
+    int64_t total = (int64_t)fa_n * a.n_head;
+    for (int64_t k0 = 0; blockIdx.x + k0 * gridDim.x < total; k0 += ATT_THREADS) {
+        if (threadIdx.x == 0) n_todo = 0;
+        __syncthreads();
+        int64_t u = blockIdx.x + (k0 + threadIdx.x) * gridDim.x;
+        if (u < total && !cu_fattn_owns(a.seq, fa_n, (int)(u / a.n_head)))
+            todo[atomicAdd(&n_todo, 1)] = (int)u;
+        __syncthreads();
+        int cnt = n_todo;
+        for (int i = 0; i < cnt; i++) {
+            attn_unit<DT>(a, todo[i], sm);
+            __syncthreads();
+        }
+        __syncthreads(); // everyone has read n_todo
     }
 }
 
@@ -339,26 +371,33 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     a.seq = cb->batch.seq;
     a.block_off = cb->batch.block_off;
     a.blocks = cb->batch.blocks;
-    a.fa_n = 0;
+    int64_t units = n * p->n_head;
+    size_t smem = (size_t)(hd + ATT_TILE) * sizeof(float);
 
-    // Many rows (prefill): the tensor-core kernel takes the rows of the one or
-    // two sequences of each tile of 64 rows; this kernel still runs over every
-    // row, for rows of other sequences in such a tile, its blocks of the other
-    // rows returning at once (which rows it is is known on the device only).
+    // Many rows (prefill): the tensor-core kernel, then this file's kernel
+    // for the rows it leaves (rows of a third sequence inside one of its tiles
+    // of 64 rows; which ones is known on the device only).
     if (cu_fattn_usable(kv, p, n)) {
         cu_fattn(cb, a.out, a.q, kv, p, n);
-        a.fa_n = (int)n;
+        dim3 rest((unsigned)(units < ATT_REST_BLOCKS ? units : ATT_REST_BLOCKS));
+        switch (c->dtype) {
+        case BE_KV_F32: attn_rest_kernel<BE_KV_F32><<<rest, ATT_THREADS, smem, cb->stream>>>(a, (int)n); break;
+        case BE_KV_F16: attn_rest_kernel<BE_KV_F16><<<rest, ATT_THREADS, smem, cb->stream>>>(a, (int)n); break;
+        case BE_KV_BF16: attn_rest_kernel<BE_KV_BF16><<<rest, ATT_THREADS, smem, cb->stream>>>(a, (int)n); break;
+        case BE_KV_Q8: attn_rest_kernel<BE_KV_Q8><<<rest, ATT_THREADS, smem, cb->stream>>>(a, (int)n); break;
+        }
+        cu_check_launch(cb, "attention (rows left by the tensor-core kernel)");
+        return;
     }
 
     // Split the keys only when rows x heads leave the GPU idle. The split
     // count follows the bucket of the longest context (kv_cap), not its exact
     // length, so that a captured step replays unchanged as contexts grow; a
     // split whose range is empty leaves (max -inf, sum 0), which combine skips.
-    int64_t units = n * p->n_head;
     int64_t kv_len = cb->batch.kv_cap;
     if (p->window > 0 && kv_len > p->window) kv_len = p->window;
     int64_t nsp = 1;
-    if (units < 264 && kv_len > 256 && !a.fa_n) { // combine would overwrite cu_fattn's rows
+    if (units < 264 && kv_len > 256) {
         nsp = (264 * 2 + units - 1) / units;
         int64_t by_len = (kv_len + 127) / 128;
         if (nsp > by_len) nsp = by_len;
@@ -367,7 +406,6 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
         if (nsp < 1) nsp = 1;
     }
     dim3 grid((unsigned)units, (unsigned)nsp);
-    size_t smem = (size_t)(hd + ATT_TILE) * sizeof(float);
     switch (c->dtype) {
     case BE_KV_F32: attn_kernel<BE_KV_F32><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
     case BE_KV_F16: attn_kernel<BE_KV_F16><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;

@@ -304,7 +304,7 @@ __global__ void __launch_bounds__(FA_THREADS, 2) fattn_kernel(fa_args a)
         float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
         // cp.async groups in flight, oldest first: K(j), V(j), then K(j + 1)
-        // once committed mid-iteration; "wait 1" leaves only the newest.
+        // once committed early in iteration j; "wait 1" leaves only the newest.
         int idx[C::KPT];
         tile_rows<HD>(idx, t_lo, t_hi, tbl, a.B, a.hkv, g);
         tile_load<DT, HD>(ks, a.k, a.krb, idx);
@@ -316,6 +316,13 @@ __global__ void __launch_bounds__(FA_THREADS, 2) fattn_kernel(fa_args a)
             const __half *kt = ks + (j % 2) * N * LD;
             cp_async_wait1(); // K(j) landed
             __syncthreads();
+            // The next tile's keys into the other buffer (free: every warp is
+            // past S of tile j - 1), in flight while this tile's math runs.
+            if (j + 1 < n_kt) {
+                tile_rows<HD>(idx, t0 + N, t_hi, tbl, a.B, a.hkv, g);
+                tile_load<DT, HD>(ks + ((j + 1) % 2) * N * LD, a.k, a.krb, idx);
+            }
+            cp_async_commit();
             const bool active = t0 <= w_hi && t0 + N - 1 >= w_lo;
             float sc[NT][4];
             if (active) {
@@ -341,12 +348,6 @@ __global__ void __launch_bounds__(FA_THREADS, 2) fattn_kernel(fa_args a)
                     }
                 }
             }
-            // The next tile's keys into the other buffer, while the softmax runs.
-            if (j + 1 < n_kt) {
-                tile_rows<HD>(idx, t0 + N, t_hi, tbl, a.B, a.hkv, g);
-                tile_load<DT, HD>(ks + ((j + 1) % 2) * N * LD, a.k, a.krb, idx);
-            }
-            cp_async_commit();
             float corr[2];
             if (active) {
                 float mx[2] = {-INFINITY, -INFINITY};
