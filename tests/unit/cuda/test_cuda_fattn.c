@@ -8,8 +8,8 @@
  * (decode rows of long contexts beside a prefill chunk, two chunks meeting
  * inside a tile, a decode row squeezed between them: the per-row kernel's
  * share); block tables shuffled over the pool, block sizes 1, 16, 32; GQA
- * groups 1, 4, 8; hd 64, 128, 256 (and 96 and F32 KV, which stay on the
- * per-row kernel); window > 0; softcap > 0. The output is poisoned with NaN
+ * groups 1, 4, 8; hd 64, 128, 256 (and 96 and F32 KV, which the other
+ * kernels take); window > 0; softcap > 0. The output is poisoned with NaN
  * before each call, so a row nobody writes fails.
  *
  * Tolerance: |cuda - ref| <= 2e-3 * max|v| per value. Why: the kernel rounds
@@ -273,10 +273,10 @@ static void test_dtypes_dims(void)
             fc = one_seq(name, dts[d], hds[k], 4, 1, 32, 37, 77);
             run_case(&fc);
         }
-    /* not taken by the tensor-core kernel: the per-row kernel still answers */
-    fa_case fc = one_seq("f16 hd96 (per-row kernel)", BE_KV_F16, 96, 4, 2, 16, 5, 40);
+    /* not taken by the tensor-core kernel: the other kernels still answer */
+    fa_case fc = one_seq("f16 hd96 (not tensor-core)", BE_KV_F16, 96, 4, 2, 16, 5, 40);
     run_case(&fc);
-    fc = one_seq("f32 hd128 (per-row kernel)", BE_KV_F32, 128, 4, 2, 16, 5, 40);
+    fc = one_seq("f32 hd128 (not tensor-core)", BE_KV_F32, 128, 4, 2, 16, 5, 40);
     run_case(&fc);
 }
 
