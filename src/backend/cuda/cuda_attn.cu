@@ -20,6 +20,7 @@
 
 #include <cmath>
 
+#include "backend/cuda/cuda_attn_decode.cuh"
 #include "backend/cuda/cuda_fattn.cuh"
 
 namespace {
@@ -390,6 +391,9 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
         return;
     }
 
+    // Few rows (decode): the kernel that reads each K/V row once per KV head.
+    if (cu_attn_decode(cb, a.out, a.q, kv, p, n)) return;
+
     // Split the keys only when rows x heads leave the GPU idle. The split
     // count follows the bucket of the longest context (kv_cap), not its exact
     // length, so that a captured step replays unchanged as contexts grow; a
@@ -413,10 +417,14 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     case BE_KV_Q8: attn_kernel<BE_KV_Q8><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
     }
     cu_check_launch(cb, "attention");
-    if (nsp > 1) {
-        attn_combine_kernel<<<(unsigned)units, 128, 0, cb->stream>>>(a.out, a.part, (int)nsp, hdv);
-        cu_check_launch(cb, "attention combine");
-    }
+    if (nsp > 1) cu_attn_combine(cb, a.out, a.part, units, (int)nsp, hdv);
+}
+
+void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t units, int nsp,
+                     int hdv)
+{
+    attn_combine_kernel<<<(unsigned)units, 128, 0, cb->stream>>>(out, part, nsp, hdv);
+    cu_check_launch(cb, "attention combine");
 }
 
 void cu_kv_copy_block(be_backend *be, be_kv *kvp, int32_t dst, int32_t src)

@@ -107,7 +107,11 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
         for (int e = 0; e < 8; e++) acc[h][e] = 0.0f;
     }
 
-    for (int t = ta + slot * U; t < tb; t += NSUB * U) {
+    // The loop runs the same passes on every lane of a warp (the score sums
+    // shuffle across the warp's key slots): a pass covers the warp's KPW * U
+    // keys from tw, some of which may lie past the range and are masked.
+    for (int tw = ta + warp * KPW * U; tw < tb; tw += NSUB * U) {
+        const int t = tw + sub * U;
         float kf[U][8], sc[U][GM];
         size_t hr[U];
 #pragma unroll
@@ -138,6 +142,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
             float nm = m[h];
 #pragma unroll
             for (int u = 0; u < U; u++) nm = fmaxf(nm, sc[u][h]);
+            if (nm == -INFINITY) continue; // no key of this slot yet (all masked)
             float corr = expf(m[h] - nm); // 0 on the first keys (m = -inf)
             sum[h] *= corr;
 #pragma unroll
