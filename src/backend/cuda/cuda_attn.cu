@@ -375,6 +375,11 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     int64_t units = n * p->n_head;
     size_t smem = (size_t)(hd + ATT_TILE) * sizeof(float);
 
+    // Decode rows (a few rows a sequence, e.g. a batch of 64 sequences one row
+    // each): the kernel that reads each K/V row once per KV head; the tile
+    // kernel below would serve only two sequences of each tile of 64 rows.
+    if (n <= 4 * (int64_t)cb->batch.n_seq && cu_attn_decode(cb, a.out, a.q, kv, p, n)) return;
+
     // Many rows (prefill): the tensor-core kernel, then this file's kernel
     // for the rows it leaves (rows of a third sequence inside one of its tiles
     // of 64 rows; which ones is known on the device only).
@@ -390,9 +395,6 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
         cu_check_launch(cb, "attention (rows left by the tensor-core kernel)");
         return;
     }
-
-    // Few rows (decode): the kernel that reads each K/V row once per KV head.
-    if (cu_attn_decode(cb, a.out, a.q, kv, p, n)) return;
 
     // Split the keys only when rows x heads leave the GPU idle. The split
     // count follows the bucket of the longest context (kv_cap), not its exact
