@@ -65,33 +65,41 @@ struct mm_segs {
     int cnt;
 };
 
-template <int T, int NR, int UNR>
+// KS warps share a row, each taking one slice of its units, so that a lane's
+// loads of a long row (the down projection's 14336) are all in flight at once
+// rather than in dependent passes; their sums meet in shared memory.
+template <int T, int NR, int UNR, int KS>
 __global__ void __launch_bounds__(WARPS * 32)
 mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
 {
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
+    constexpr int RPB = WARPS / KS;             // rows a block
     int si = 0;
 #pragma unroll
     for (int i = 1; i < CU_MM_GROUP; i++)
         if (i < g.cnt && (int64_t)blockIdx.x >= g.s[i].blk0) si = i;
     const mm_seg &sg = g.s[si];
-    int64_t row = ((int64_t)blockIdx.x - sg.blk0) * WARPS + threadIdx.x / 32;
-    if (row >= sg.m) return;
-    int lane = threadIdx.x % 32;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, slice = warp % KS;
+    int64_t row = ((int64_t)blockIdx.x - sg.blk0) * RPB + warp / KS;
+    bool valid = row < sg.m;
+    if (KS == 1 && !valid) return; // (with KS > 1 every warp reaches the barrier)
+    if (!valid) row = sg.m - 1;
     const uint4 *wq = (const uint4 *)(sg.qs + (size_t)row * nb * QB);
     const __half *ws = sg.sc + row * nb;
     int64_t units = nb * UPB, k = nb * 32;
+    int64_t per = (units + KS - 1) / KS;
+    int64_t ubeg = slice * per, uend = min(units, ubeg + per);
     float acc[NR];
 #pragma unroll
     for (int r = 0; r < NR; r++) acc[r] = 0.0f;
-    for (int64_t u0 = lane; u0 < units; u0 += 32 * UNR) {
+    for (int64_t u0 = ubeg + lane; u0 < uend && valid; u0 += 32 * UNR) {
         uint4 q[UNR];
         float dw[UNR];
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
-            if (u < units) {
+            if (u < uend) {
                 q[i] = cu_load_stream(wq + u);
                 dw[i] = __half2float(ws[u / UPB]);
             }
@@ -99,7 +107,7 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
-            if (u >= units) break;
+            if (u >= uend) break;
             int64_t b = u / UPB;
 #pragma unroll
             for (int r = 0; r < NR; r++) {
@@ -131,21 +139,54 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     }
 #pragma unroll
     for (int r = 0; r < NR; r++) acc[r] = cu_warp_sum(acc[r]);
-    if (lane == 0) {
+    if constexpr (KS > 1) {
+        __shared__ float part[WARPS][NR];
+        if (lane == 0) {
+#pragma unroll
+            for (int r = 0; r < NR; r++) part[warp][r] = acc[r];
+        }
+        __syncthreads();
+        if (slice != 0) return;
+#pragma unroll
+        for (int r = 0; r < NR; r++) {
+            acc[r] = 0.0f;
+#pragma unroll
+            for (int j = 0; j < KS; j++) acc[r] += part[warp + j][r];
+        }
+    }
+    if (lane == 0 && valid) {
         float bv = sg.bias ? sg.bias[row] : 0.0f;
 #pragma unroll
         for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[r] + bv;
     }
 }
 
+// Warps a row: enough that each lane has at most 8 units of the row to load.
+int row_split(int64_t units)
+{
+    return units >= 512 ? 4 : units >= 256 ? 2 : 1;
+}
+
+template <int T, int NR, int KS>
+void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
+               const float2 *xds)
+{
+    int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
+    if (per_lane <= 4)
+        mmvq_kernel<T, NR, 4, KS><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+    else
+        mmvq_kernel<T, NR, 8, KS><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+}
+
 template <int T, int NR>
 void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
             const float2 *xds)
 {
-    if (nb * 32 <= 4096)
-        mmvq_kernel<T, NR, 4><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
-    else
-        mmvq_kernel<T, NR, 8><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+    switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2))) {
+    case 1: launch_ks<T, NR, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch_ks<T, NR, 2>(cb, g, blocks, nb, xq, xds); break;
+    default: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
+    }
 }
 
 template <int T>
@@ -276,13 +317,14 @@ void cu_mmvq_flush(cu_backend *cb)
         mm_segs g;
         g.cnt = p->cnt;
         int64_t blocks = 0;
+        int rpb = WARPS / row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16));
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
             const uint8_t *qs = (const uint8_t *)w->d;
             g.s[j] = {qs, (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)),
                       p->y[j] + i * m, p->bias[j], m, blocks};
-            blocks += (m + WARPS - 1) / WARPS;
+            blocks += (m + rpb - 1) / rpb;
         }
         const int8_t *xq = cb->q8_x + i * k;
         const float2 *xds = cb->q8_ds + i * nb;

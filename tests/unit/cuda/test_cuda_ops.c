@@ -247,6 +247,9 @@ static void test_matmul_embed(void)
         check_matmul((int)t, 33, k2, 17, true);   /* cuBLAS path */
         check_matmul((int)t, 16, k1, 70, false);
         check_matmul((int)t, 300, blk >= 256 ? 2048 : 1024, 2, false);
+        /* long rows: the packed decode matmul splits a row over 2 and 4 warps */
+        check_matmul((int)t, 70, 9216, 3, true);
+        check_matmul((int)t, 37, 17408, 5, false);
         check_embed_and_read((int)t, 41, k2);
         printf("matmul %-5s max|diff| decode %.3g, prefill %.3g\n", quant_type_name(types[t]),
                maxdiff_mm[t], maxdiff_gemm[t]);
