@@ -32,19 +32,13 @@ constexpr int ATT_REST_BLOCKS = 2048; // grid of attn_rest_kernel
 
 // ---- RoPE ----
 
-struct rope_args {
-    int mode, n_dims;
-    double base, freq_scale, ext_factor, attn_factor, lo, hi;
-};
+using rope_args = cu_rope_args;
 
-__global__ void rope_kernel(float *x, int64_t ld, const int32_t *pos, int n_head, int hd,
-                            rope_args a, const float *ff)
+// Rotates the pairs of one head row xh at position p (the block's threads
+// stride over the pairs).
+__device__ void rope_head(float *xh, int p, const rope_args &a, const float *ff)
 {
-    int64_t r = blockIdx.x;
-    int h = blockIdx.y; // one head a block: a decode row is n_head blocks, not one
     int half = a.n_dims / 2;
-    float *xr = x + r * ld;
-    int p = pos[r];
     for (int i = threadIdx.x; i < half; i += blockDim.x) {
         double ext = (double)p * pow(a.base, -2.0 * i / a.n_dims);
         if (ff) ext /= ff[i];
@@ -60,7 +54,6 @@ __global__ void rope_kernel(float *x, int64_t ld, const int32_t *pos, int n_head
         c *= ms;
         s *= ms;
         int ia = a.mode == BE_ROPE_NEOX ? i : 2 * i, iz = a.mode == BE_ROPE_NEOX ? i + half : 2 * i + 1;
-        float *xh = xr + (int64_t)h * hd;
         double x0 = xh[ia], x1 = xh[iz];
         xh[ia] = (float)(x0 * c - x1 * s);
         xh[iz] = (float)(x0 * s + x1 * c);
@@ -143,6 +136,41 @@ __global__ void kv_write_kernel(int dtype, uint8_t *kbase, uint8_t *vbase, size_
     size_t hr = ((size_t)blk * B + p % B) * hkv + g;
     store_row(dtype, hd, k + i * (int64_t)hkv * hd + (int64_t)g * hd, kbase + hr * krb);
     store_row(dtype, hdv, v + i * (int64_t)hkv * hdv + (int64_t)g * hdv, vbase + hr * vrb);
+}
+
+// The KV write fused into the RoPE kernel: where k's head rows go.
+struct kv_store {
+    bool on;
+    int dtype;
+    uint8_t *kbase, *vbase;  // the layer's first head row
+    size_t krb, vrb;
+    const float *v;          // (n, hkv * hdv)
+    int hdv, B;
+    const int32_t *seq, *block_off, *blocks;
+};
+
+// Grid (n, h0 + h1), one head row a block: heads y < h0 of tensor 0 (q), the
+// others of tensor 1 (k). With st.on, a block of k then stores its (roped) key
+// row and the value row of the same KV head into the pool, as kv_write_kernel.
+__global__ void rope_store_kernel(float *x0, int64_t ld0, int h0, float *x1, int64_t ld1, int hd,
+                                  rope_args a, const float *ff, const int32_t *pos, kv_store st)
+{
+    int64_t r = blockIdx.x;
+    int y = blockIdx.y;
+    bool second = y >= h0;
+    int h = second ? y - h0 : y;
+    float *xh = second ? x1 + r * ld1 + (int64_t)h * hd : x0 + r * ld0 + (int64_t)h * hd;
+    int p = pos[r];
+    rope_head(xh, p, a, ff);
+    if (!second || !st.on) return;
+    __syncthreads(); // the roped row is read back below by other threads
+    if (threadIdx.x >= 32) return;
+    int hkv = (int)(ld1 / hd);
+    int32_t blk = st.blocks[st.block_off[st.seq[r]] + p / st.B];
+    size_t hr = ((size_t)blk * st.B + p % st.B) * hkv + h;
+    store_row(st.dtype, hd, xh, st.kbase + hr * st.krb);
+    store_row(st.dtype, st.hdv, st.v + r * (int64_t)hkv * st.hdv + (int64_t)h * st.hdv,
+              st.vbase + hr * st.vrb);
 }
 
 // ---- attention ----
@@ -288,6 +316,41 @@ __global__ void attn_combine_kernel(float *out, const float *part, int nsp, int 
 
 } // namespace
 
+namespace {
+
+int rope_threads(int n_dims)
+{
+    return n_dims / 2 < 128 ? (n_dims / 2 + 31) / 32 * 32 : 128;
+}
+
+void launch_rope(cu_backend *cb, const kv_store &st)
+{
+    cu_pending_rope *p = &cb->prope;
+    int h1 = p->cnt == 2 ? p->n_head[1] : 0;
+    dim3 grid((unsigned)p->n, (unsigned)(p->n_head[0] + h1));
+    rope_store_kernel<<<grid, rope_threads(p->a.n_dims), 0, cb->stream>>>(
+        p->x[0], p->ld[0], p->n_head[0], p->cnt == 2 ? p->x[1] : nullptr, p->ld[1], p->head_dim,
+        p->a, p->ff, cb->batch.pos, st);
+    cu_check_launch(cb, st.on ? "rope and kv_write" : "rope");
+    p->cnt = 0;
+}
+
+bool same_rope(const rope_args &x, const rope_args &y)
+{
+    return x.mode == y.mode && x.n_dims == y.n_dims && x.base == y.base &&
+           x.freq_scale == y.freq_scale && x.ext_factor == y.ext_factor &&
+           x.attn_factor == y.attn_factor && x.lo == y.lo && x.hi == y.hi;
+}
+
+} // namespace
+
+void cu_flush_rope(cu_backend *cb)
+{
+    if (!cb->prope.cnt) return;
+    kv_store none = {};
+    launch_rope(cb, none);
+}
+
 void cu_rope(be_backend *be, be_tensor *x, int32_t n_head, int32_t head_dim, const be_rope *rope,
              int64_t n)
 {
@@ -310,10 +373,23 @@ void cu_rope(be_backend *be, be_tensor *x, int32_t n_head, int32_t head_dim, con
         if (a.lo < 0) a.lo = 0;
         if (a.hi > rope->n_dims - 1) a.hi = rope->n_dims - 1;
     }
-    int threads = rope->n_dims / 2 < 128 ? (rope->n_dims / 2 + 31) / 32 * 32 : 128;
-    rope_kernel<<<dim3((unsigned)n, (unsigned)n_head), threads, 0, cb->stream>>>((float *)CU_CT(x)->d, cu_row_len(x),
-                                                          cb->batch.pos, n_head, head_dim, a, ff);
-    cu_check_launch(cb, "rope");
+    // Join the pending RoPE when it has the same rows, head size and angles and
+    // is of another tensor (q then k); otherwise launch it first.
+    cu_pending_rope *p = &cb->prope;
+    float *xd = (float *)CU_CT(x)->d;
+    if (p->cnt && (p->cnt == 2 || p->n != n || p->head_dim != head_dim || p->ff != ff ||
+                   !same_rope(p->a, a) || p->x[0] == xd))
+        cu_flush_rope(cb);
+    if (!p->cnt) {
+        p->n = n;
+        p->head_dim = head_dim;
+        p->a = a;
+        p->ff = ff;
+    }
+    p->x[p->cnt] = xd;
+    p->ld[p->cnt] = cu_row_len(x);
+    p->n_head[p->cnt] = n_head;
+    p->cnt++;
 }
 
 void cu_kv_write(be_backend *be, be_kv *kvp, int32_t layer, const be_tensor *k, const be_tensor *v,
@@ -325,8 +401,28 @@ void cu_kv_write(be_backend *be, be_kv *kvp, int32_t layer, const be_tensor *k, 
     INF_ASSERT(layer >= 0 && layer < c->n_layer && n <= cb->batch.n);
     INF_ASSERT(!CU_CT(k)->weight && cu_row_len(k) == (int64_t)c->n_kv_head * c->head_dim_k);
     INF_ASSERT(!CU_CT(v)->weight && cu_row_len(v) == (int64_t)c->n_kv_head * c->head_dim_v);
-    if (n <= 0) return;
     size_t layer_rows = (size_t)layer * c->n_blocks * c->block_size * c->n_kv_head;
+    // The RoPE of this k is pending (after that of q): one kernel does all.
+    cu_pending_rope *pr = &cb->prope;
+    if (pr->cnt && pr->x[pr->cnt - 1] == (float *)CU_CT(k)->d && pr->n == n &&
+        pr->head_dim == c->head_dim_k && pr->n_head[pr->cnt - 1] == c->n_kv_head &&
+        c->head_dim_k == c->head_dim_v && n > 0) {
+        if (pr->cnt == 1) { // k alone: make it the second tensor, with no first
+            pr->x[1] = pr->x[0];
+            pr->ld[1] = pr->ld[0];
+            pr->n_head[1] = pr->n_head[0];
+            pr->n_head[0] = 0;
+            pr->cnt = 2;
+        }
+        kv_store st = {true, (int)c->dtype, kv->k + layer_rows * kv->k_row_bytes,
+                       kv->v + layer_rows * kv->v_row_bytes, kv->k_row_bytes, kv->v_row_bytes,
+                       (const float *)CU_CT(v)->d, c->head_dim_v, c->block_size, cb->batch.seq,
+                       cb->batch.block_off, cb->batch.blocks};
+        launch_rope(cb, st);
+        return;
+    }
+    cu_flush_rope(cb);
+    if (n <= 0) return;
     dim3 grid((unsigned)n, (unsigned)c->n_kv_head);
     kv_write_kernel<<<grid, 32, 0, cb->stream>>>(
         (int)c->dtype, kv->k + layer_rows * kv->k_row_bytes, kv->v + layer_rows * kv->v_row_bytes,

@@ -16,4 +16,10 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
                   const be_attn *p, int64_t n);
 void cu_kv_copy_block(be_backend *be, be_kv *kv, int32_t dst, int32_t src);
 
+// RoPE is not launched at once but kept pending (cb->prope): the RoPE of q and
+// of k, then the KV write of that k, become one kernel (a decode step is
+// hundreds of tiny kernels; this saves two a layer). Every op other than rope
+// and kv_write launches what is pending first (the op table's wrappers).
+void cu_flush_rope(cu_backend *cb);
+
 #endif

@@ -442,36 +442,50 @@ int cu_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
 
 // Every op but matmul (and the destroy) may write an activation, so it bumps
 // op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
-// stands still (cuda_mmvq.cu). Every entry first launches the decode matmuls
-// left pending (cu_mmvq_flush: the op may read their outputs), and every entry
-// but add and rms_norm a residual add left pending (cu_flush_add); those two
-// decide themselves. The matmul entry decides both itself (matmul_entry).
-template <bool BUMP, bool FLUSH, auto F> struct entry;
-template <bool BUMP, bool FLUSH, typename R, typename... A, R (*F)(be_backend *, A...)>
-struct entry<BUMP, FLUSH, F> {
+// stands still (cuda_mmvq.cu).
+//
+// Some ops are kept pending to be fused with the next (decode matmuls on one
+// x: cu_mmvq_flush; a residual add: cu_flush_add; RoPE: cu_flush_rope). Every
+// entry first launches whatever is pending, since the op may read its results,
+// except the kinds the op itself knows how to join (KEEP).
+enum { KEEP_NONE = 0, KEEP_ADD = 1, KEEP_ROPE = 2 };
+
+void flush_pending(cu_backend *cb, int keep)
+{
+    cu_mmvq_flush(cb);
+    if (!(keep & KEEP_ADD)) cu_flush_add(cb);
+    if (!(keep & KEEP_ROPE)) cu_flush_rope(cb);
+}
+
+template <bool BUMP, int KEEP, auto F> struct entry;
+template <bool BUMP, int KEEP, typename R, typename... A, R (*F)(be_backend *, A...)>
+struct entry<BUMP, KEEP, F> {
     static R call(be_backend *be, A... a)
     {
-        cu_mmvq_flush(CU_BE(be));
-        if (FLUSH) cu_flush_add(CU_BE(be));
+        flush_pending(CU_BE(be), KEEP);
         if (BUMP) CU_BE(be)->op_gen++;
         return F(be, a...);
     }
 };
+template <auto F> using bumped = entry<true, KEEP_NONE, F>;
+template <auto F> using flushed = entry<false, KEEP_NONE, F>;
+template <auto F> using keeps_add = entry<true, KEEP_ADD, F>;
+template <auto F> using keeps_rope = entry<true, KEEP_ROPE, F>;
 
+// A decode matmul may join the pending ones (cuda_mmvq.cu); anything else
+// pending is launched first.
 void matmul_entry(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                   const be_tensor *bias, int64_t n)
 {
     cu_backend *cb = CU_BE(be);
     cu_flush_add(cb);
+    cu_flush_rope(cb);
     const cu_tensor *W = CU_CT(w);
     if (!(n < CU_GEMM_MIN_N && W->packed &&
           cu_mmvq_joins(cb, W, (const float *)CU_CT(x)->d, n)))
         cu_mmvq_flush(cb);
     cu_matmul(be, out, x, w, bias, n);
 }
-template <auto F> using bumped = entry<true, true, F>;
-template <auto F> using flushed = entry<false, true, F>;
-template <auto F> using deferred = entry<true, false, F>;
 
 const be_ops cu_ops = {
     /*destroy*/ cu_destroy,
@@ -486,13 +500,13 @@ const be_ops cu_ops = {
     /*sync*/ flushed<cu_sync>::call,
     /*embed*/ bumped<cu_embed>::call,
     /*matmul*/ matmul_entry,
-    /*rms_norm*/ deferred<cu_rms_norm>::call,
-    /*rope*/ bumped<cu_rope>::call,
-    /*kv_write*/ bumped<cu_kv_write>::call,
+    /*rms_norm*/ keeps_add<cu_rms_norm>::call,
+    /*rope*/ keeps_rope<cu_rope>::call,
+    /*kv_write*/ keeps_rope<cu_kv_write>::call,
     /*attention*/ bumped<cu_attention>::call,
     /*swiglu*/ bumped<cu_swiglu>::call,
     /*geglu*/ bumped<cu_geglu>::call,
-    /*add*/ deferred<cu_add>::call,
+    /*add*/ keeps_add<cu_add>::call,
     /*mul*/ bumped<cu_mul>::call,
     /*scale*/ bumped<cu_scale>::call,
     /*softcap*/ bumped<cu_softcap>::call,

@@ -78,6 +78,25 @@ struct cu_mm_group {
     uint32_t type;
 };
 
+// RoPE angles' parameters as the kernels take them (cuda_attn.cu).
+struct cu_rope_args {
+    int mode, n_dims;
+    double base, freq_scale, ext_factor, attn_factor, lo, hi;
+};
+
+// RoPE of up to two tensors (q, then k) not yet launched (cuda_attn.cu): when
+// the KV write of that k comes next, one kernel ropes both and stores k and v.
+struct cu_pending_rope {
+    float *x[2];
+    int64_t ld[2];
+    int n_head[2];
+    int cnt;               // 0: none pending
+    int head_dim;
+    int64_t n;
+    cu_rope_args a;
+    const float *ff;
+};
+
 // A residual add not yet launched (cuda_ops.cu): out = a + b over n rows of d.
 struct cu_pending_add {
     float *out;            // nullptr: none pending
@@ -112,6 +131,7 @@ struct cu_backend {
     uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
     cu_pending_add padd;   // see cu_flush_add
     cu_mm_group pmm;       // see cu_mmvq_flush
+    cu_pending_rope prope; // see cu_flush_rope
     // Pinned host memory for be_read.
     float *h_read;
     size_t h_read_cap;     // floats
