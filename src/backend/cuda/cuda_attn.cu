@@ -293,7 +293,8 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_rest_kernel(attn_args a, int
 }
 
 // One block per (row, head): out = sum_s acc_s e^(m_s - M) / sum_s sum_s e^(m_s - M).
-__global__ void attn_combine_kernel(float *out, const float *part, int nsp, int hdv)
+__global__ void attn_combine_kernel(float *out, const float *part, int nsp, int hdv, int8_t *q8,
+                                    float2 *q8ds)
 {
     const float *pp = part + (size_t)blockIdx.x * nsp * (hdv + 2);
     float M = -INFINITY;
@@ -311,6 +312,8 @@ __global__ void attn_combine_kernel(float *out, const float *part, int nsp, int 
             if (ms > -INFINITY) o += pp[(size_t)s * (hdv + 2) + 2 + e] * expf(ms - M);
         }
         out[(size_t)blockIdx.x * hdv + e] = o * inv;
+        // (hdv % 32 == 0 with q8: each warp holds whole int8 blocks)
+        if (q8) cu_q8_round_warp(o * inv, (int64_t)blockIdx.x * hdv + e, q8, q8ds);
     }
 }
 
@@ -519,9 +522,10 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
 }
 
 void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t units, int nsp,
-                     int hdv)
+                     int hdv, int8_t *q8, float2 *q8ds)
 {
-    attn_combine_kernel<<<(unsigned)units, 128, 0, cb->stream>>>(out, part, nsp, hdv);
+    INF_ASSERT(!q8 || hdv % 32 == 0);
+    attn_combine_kernel<<<(unsigned)units, 128, 0, cb->stream>>>(out, part, nsp, hdv, q8, q8ds);
     cu_check_launch(cb, "attention combine");
 }
 

@@ -62,6 +62,8 @@ struct dec_args {
     int B, hkv, group, n_head, window;
     float scale, softcap;
     const int32_t *pos, *seq, *block_off, *blocks;
+    int8_t *q8;              // non-null: also round out to int8 for the next matmul
+    float2 *q8ds;
 };
 
 // GM: the group size rounded up to a power of two (registers are sized by it).
@@ -185,7 +187,10 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
         }
         int64_t unit = (int64_t)row * a.n_head + g * a.group + h;
         if (nsp == 1) {
-            a.out[unit * HD + e] = O / S;
+            float o = O / S;
+            a.out[unit * HD + e] = o;
+            // a warp holds 32 consecutive values of one head: one int8 block
+            if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
         } else {
             float *pp = a.part + ((size_t)unit * nsp + sp) * (HD + 2);
             if (e == 0) {
@@ -250,6 +255,12 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     a.seq = cb->batch.seq;
     a.block_off = cb->batch.block_off;
     a.blocks = cb->batch.blocks;
+    // The output is the x of the output projection: round it to int8 on the way
+    // (cb->q8_*), as the decode matmul would, when it fits.
+    int64_t width = (int64_t)p->n_head * hd;
+    bool q8 = (size_t)(n * width) <= cb->q8_cap;
+    a.q8 = q8 ? cb->q8_x : nullptr;
+    a.q8ds = q8 ? cb->q8_ds : nullptr;
 
     // Split the keys when rows x KV heads leave the GPU idle, at least 64 keys a
     // split; the count follows kv_cap (a power-of-two bucket of the longest
@@ -274,6 +285,12 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     case BE_KV_Q8: launch_hd<BE_KV_Q8>(cb, hd, grid, a); break;
     }
     cu_check_launch(cb, "attention (decode)");
-    if (nsp > 1) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd);
+    if (nsp > 1) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds);
+    if (q8) {
+        cb->q8_src = out;
+        cb->q8_n = n;
+        cb->q8_k = width;
+        cb->q8_gen = cb->op_gen;
+    }
     return true;
 }

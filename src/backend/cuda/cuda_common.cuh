@@ -231,4 +231,18 @@ __device__ __forceinline__ float cu_warp_max(float v)
     return v;
 }
 
+// Rounds value v, held by one lane of a warp whose 32 lanes hold 32 consecutive
+// values of a row, i.e. one int8 block (i = the value's index in the tensor),
+// for the decode matmul: the same rounding as q8_x_kernel (cuda_mmvq.cu), so
+// that a matmul may use either. All 32 lanes must call it.
+__device__ __forceinline__ void cu_q8_round_warp(float v, int64_t i, int8_t *q, float2 *ds)
+{
+    float amax = cu_warp_max(fabsf(v));
+    float d = amax / 127.0f;
+    int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
+    q[i] = (int8_t)qi;
+    int sum = __reduce_add_sync(0xffffffffu, qi);
+    if (i % 32 == 0) ds[i / 32] = make_float2(d, d * (float)sum);
+}
+
 #endif

@@ -109,19 +109,6 @@ __device__ float block_max(float v, float *sh)
     return t;
 }
 
-// Value v of lane l of a warp whose 32 lanes hold 32 consecutive values of a
-// row, i.e. one int8 block (i = the value's index in the tensor): the same
-// rounding as q8_x_kernel (cuda_mmvq.cu), so that a matmul may use either.
-__device__ __forceinline__ void q8_round(float v, int64_t i, int8_t *q, float2 *ds)
-{
-    float amax = cu_warp_max(fabsf(v));
-    float d = amax / 127.0f;
-    int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
-    q[i] = (int8_t)qi;
-    int sum = __reduce_add_sync(0xffffffffu, qi);
-    if (i % 32 == 0) ds[i / 32] = make_float2(d, d * (float)sum);
-}
-
 // Sum over the block (any multiple of 32 threads up to 1024); every thread gets it.
 __device__ float block_sum_any(float v, float *sh)
 {
@@ -258,7 +245,7 @@ __global__ void ew_kernel(float *out, const float *a, const float *b, float s, i
         r = s * tanhf(x / s);
     }
     out[i] = r;
-    if constexpr (Q8) q8_round(r, i, q, ds);
+    if constexpr (Q8) cu_q8_round_warp(r, i, q, ds);
 }
 
 __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)
