@@ -127,6 +127,11 @@ for spec in $MODELS; do
         -p "${GPU_CHECK_PP:-512}" -n "${GPU_CHECK_TG:-128}" -r "${GPU_CHECK_REPS:-3}" --json \
         2>&1 | sed "s/^{/{\"preset\":\"$preset\",/" >> "$BENCH"
     echo "bench-model $preset $type: exit ${PIPESTATUS[0]}" >> "$BENCH"
+    for pp in ${GPU_CHECK_PP_MORE:-2048}; do
+        timeout "${GPU_CHECK_BENCH_S:-150}" "$BIN/inferd" bench-model -m "$f" --backend cuda \
+            -p "$pp" -n 0 -r "${GPU_CHECK_REPS:-3}" --json \
+            2>&1 | sed "s/^{/{\"preset\":\"$preset\",/" >> "$BENCH"
+    done
     if [ -z "${AB_DONE:-}" ] && [ "${GPU_CHECK_AB:-1}" = 1 ]; then
         AB_DONE=1
         INFERD_CUDA_GRAPHS=0 timeout "${GPU_CHECK_BENCH_S:-150}" "$BIN/inferd" bench-model -m "$f" \
@@ -209,6 +214,15 @@ if [ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && command -v compute-sanitizer > /dev/nu
         --error-exitcode 3 "$BIN/test_cuda_ops" > "$OUTDIR/memcheck.log" 2>&1
     R_SAN=$?
 fi
+R_RACE=77
+if [ "${GPU_CHECK_RACECHECK:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
+    stamp racecheck
+    # the attention and tile kernels share memory between warps: the op test's
+    # quick cases and the tensor-core attention test
+    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool racecheck \
+        --error-exitcode 3 "$BIN/test_cuda_fattn" > "$OUTDIR/racecheck.log" 2>&1
+    R_RACE=$?
+fi
 
 # ---- summary ----
 stamp summary
@@ -221,6 +235,7 @@ stamp summary
         echo "| $t | $(status "$t" "${R_TEST[$t]}") $(grep -E '^[0-9]+ passed' "$OUTDIR/$t.log" | tail -1) |"
     done
     echo "| memcheck test_cuda_ops | $(status san $R_SAN) $(grep -E 'ERROR SUMMARY' "$OUTDIR/memcheck.log" 2>/dev/null | tail -1) |"
+    echo "| racecheck test_cuda_fattn | $(status race $R_RACE) $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUTDIR/racecheck.log" 2>/dev/null | tail -1) |"
     echo
     echo "| model | type | file GB | test | tok/s | GB/s (decode: file bytes x tok/s) | % of 3.1 TB/s |"
     echo "| --- | --- | ---: | --- | ---: | ---: | ---: |"
