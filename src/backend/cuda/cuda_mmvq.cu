@@ -65,43 +65,57 @@ struct mm_segs {
     int cnt;
 };
 
-// KS warps share a row, each taking one slice of its units, so that a lane's
-// loads of a long row (the down projection's 14336) are all in flight at once
-// rather than in dependent passes; their sums meet in shared memory.
-template <int T, int NR, int UNR, int KS>
+// A warp takes RW consecutive rows (the same k positions of each), so that the
+// int8 x a lane loads for a unit serves RW rows: x costs 40 bytes of L1 reads
+// per 16 bytes of weight and x row, which bounded the kernel once there were
+// several x rows. KS warps share a row group, each taking one slice of its
+// units, so that a lane's loads of a long row (the down projection's 14336)
+// are all in flight at once rather than in dependent passes; their sums meet
+// in shared memory.
+template <int T, int NR, int UNR, int KS, int RW>
 __global__ void __launch_bounds__(WARPS * 32)
 mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
 {
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
-    constexpr int RPB = WARPS / KS;             // rows a block
+    constexpr int RPB = WARPS / KS * RW;        // rows a block
     int si = 0;
 #pragma unroll
     for (int i = 1; i < CU_MM_GROUP; i++)
         if (i < g.cnt && (int64_t)blockIdx.x >= g.s[i].blk0) si = i;
     const mm_seg &sg = g.s[si];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, slice = warp % KS;
-    int64_t row = ((int64_t)blockIdx.x - sg.blk0) * RPB + warp / KS;
-    bool valid = row < sg.m;
+    const int64_t row0 = ((int64_t)blockIdx.x - sg.blk0) * RPB + (warp / KS) * RW;
+    const bool valid = row0 < sg.m;
     if (KS == 1 && !valid) return; // (with KS > 1 every warp reaches the barrier)
-    if (!valid) row = sg.m - 1;
-    const uint4 *wq = (const uint4 *)(sg.qs + (size_t)row * nb * QB);
-    const __half *ws = sg.sc + row * nb;
-    int64_t units = nb * UPB, k = nb * 32;
-    int64_t per = (units + KS - 1) / KS;
-    int64_t ubeg = slice * per, uend = min(units, ubeg + per);
-    float acc[NR];
+    const uint4 *wq[RW];
+    const __half *ws[RW];
 #pragma unroll
-    for (int r = 0; r < NR; r++) acc[r] = 0.0f;
+    for (int j = 0; j < RW; j++) { // rows past m read the last row, and are not stored
+        int64_t r = min(row0 + j, sg.m - 1);
+        wq[j] = (const uint4 *)(sg.qs + (size_t)r * nb * QB);
+        ws[j] = sg.sc + r * nb;
+    }
+    const int64_t units = nb * UPB, k = nb * 32;
+    const int64_t per = (units + KS - 1) / KS;
+    const int64_t ubeg = slice * per, uend = min(units, ubeg + per);
+    float acc[RW][NR];
+#pragma unroll
+    for (int j = 0; j < RW; j++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) acc[j][r] = 0.0f;
     for (int64_t u0 = ubeg + lane; u0 < uend && valid; u0 += 32 * UNR) {
-        uint4 q[UNR];
-        float dw[UNR];
+        uint4 q[RW][UNR];
+        float dw[RW][UNR];
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
             if (u < uend) {
-                q[i] = cu_load_stream(wq + u);
-                dw[i] = __half2float(ws[u / UPB]);
+#pragma unroll
+                for (int j = 0; j < RW; j++) {
+                    q[j][i] = cu_load_stream(wq[j] + u);
+                    dw[j][i] = __half2float(ws[j][u / UPB]);
+                }
             }
         }
 #pragma unroll
@@ -113,51 +127,67 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
             for (int r = 0; r < NR; r++) {
                 const int4 *xb = (const int4 *)(xq + r * k + 32 * b);
                 float2 d2 = __ldg(xds + r * nb + b);
-                int s;
                 if constexpr (T == QT_Q4_0) {
                     int4 x0 = __ldg(xb), x1 = __ldg(xb + 1);
                     const uint32_t m4 = 0x0f0f0f0fu;
-                    s = __dp4a((int)(q[i].x & m4), x0.x, 0);
-                    s = __dp4a((int)(q[i].y & m4), x0.y, s);
-                    s = __dp4a((int)(q[i].z & m4), x0.z, s);
-                    s = __dp4a((int)(q[i].w & m4), x0.w, s);
-                    s = __dp4a((int)((q[i].x >> 4) & m4), x1.x, s);
-                    s = __dp4a((int)((q[i].y >> 4) & m4), x1.y, s);
-                    s = __dp4a((int)((q[i].z >> 4) & m4), x1.z, s);
-                    s = __dp4a((int)((q[i].w >> 4) & m4), x1.w, s);
-                    acc[r] += dw[i] * (d2.x * (float)s - 8.0f * d2.y);
+#pragma unroll
+                    for (int j = 0; j < RW; j++) {
+                        int s = __dp4a((int)(q[j][i].x & m4), x0.x, 0);
+                        s = __dp4a((int)(q[j][i].y & m4), x0.y, s);
+                        s = __dp4a((int)(q[j][i].z & m4), x0.z, s);
+                        s = __dp4a((int)(q[j][i].w & m4), x0.w, s);
+                        s = __dp4a((int)((q[j][i].x >> 4) & m4), x1.x, s);
+                        s = __dp4a((int)((q[j][i].y >> 4) & m4), x1.y, s);
+                        s = __dp4a((int)((q[j][i].z >> 4) & m4), x1.z, s);
+                        s = __dp4a((int)((q[j][i].w >> 4) & m4), x1.w, s);
+                        acc[j][r] += dw[j][i] * (d2.x * (float)s - 8.0f * d2.y);
+                    }
                 } else {
                     int4 x0 = __ldg(xb + (u % UPB));
-                    s = __dp4a((int)q[i].x, x0.x, 0);
-                    s = __dp4a((int)q[i].y, x0.y, s);
-                    s = __dp4a((int)q[i].z, x0.z, s);
-                    s = __dp4a((int)q[i].w, x0.w, s);
-                    acc[r] += dw[i] * d2.x * (float)s;
+#pragma unroll
+                    for (int j = 0; j < RW; j++) {
+                        int s = __dp4a((int)q[j][i].x, x0.x, 0);
+                        s = __dp4a((int)q[j][i].y, x0.y, s);
+                        s = __dp4a((int)q[j][i].z, x0.z, s);
+                        s = __dp4a((int)q[j][i].w, x0.w, s);
+                        acc[j][r] += dw[j][i] * d2.x * (float)s;
+                    }
                 }
             }
         }
     }
 #pragma unroll
-    for (int r = 0; r < NR; r++) acc[r] = cu_warp_sum(acc[r]);
+    for (int j = 0; j < RW; j++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
     if constexpr (KS > 1) {
-        __shared__ float part[WARPS][NR];
+        __shared__ float part[WARPS][RW][NR];
         if (lane == 0) {
 #pragma unroll
-            for (int r = 0; r < NR; r++) part[warp][r] = acc[r];
+            for (int j = 0; j < RW; j++)
+#pragma unroll
+                for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
         }
         __syncthreads();
         if (slice != 0) return;
 #pragma unroll
-        for (int r = 0; r < NR; r++) {
-            acc[r] = 0.0f;
+        for (int j = 0; j < RW; j++)
 #pragma unroll
-            for (int j = 0; j < KS; j++) acc[r] += part[warp + j][r];
-        }
+            for (int r = 0; r < NR; r++) {
+                acc[j][r] = 0.0f;
+#pragma unroll
+                for (int w = 0; w < KS; w++) acc[j][r] += part[warp + w][j][r];
+            }
     }
     if (lane == 0 && valid) {
-        float bv = sg.bias ? sg.bias[row] : 0.0f;
 #pragma unroll
-        for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[r] + bv;
+        for (int j = 0; j < RW; j++) {
+            int64_t row = row0 + j;
+            if (row >= sg.m) break;
+            float bv = sg.bias ? sg.bias[row] : 0.0f;
+#pragma unroll
+            for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[j][r] + bv;
+        }
     }
 }
 
@@ -167,15 +197,38 @@ int row_split(int64_t units)
     return units >= 512 ? 4 : units >= 256 ? 2 : 1;
 }
 
-template <int T, int NR, int KS>
-void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
+// Rows a warp: fewer where a row is split over warps (their registers hold
+// RW x UNR 16-byte loads). INFERD_CUDA_MMVQ_RW=1 (read once) keeps one row a
+// warp, the layout before rows were grouped: an A/B switch for measurements.
+int rows_per_warp(int ks)
+{
+    static int one = -1;
+    if (one < 0) {
+        const char *e = getenv("INFERD_CUDA_MMVQ_RW");
+        one = e && strcmp(e, "1") == 0;
+    }
+    return one ? 1 : ks == 1 ? 4 : 2;
+}
+
+template <int T, int NR, int KS, int RW>
+void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
                const float2 *xds)
 {
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
     if (per_lane <= 4)
-        mmvq_kernel<T, NR, 4, KS><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+        mmvq_kernel<T, NR, 4, KS, RW><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
     else
-        mmvq_kernel<T, NR, 8, KS><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+        mmvq_kernel<T, NR, 8, KS, RW><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+}
+
+template <int T, int NR, int KS>
+void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
+               const float2 *xds)
+{
+    if (rows_per_warp(KS) == 1)
+        launch_rw<T, NR, KS, 1>(cb, g, blocks, nb, xq, xds);
+    else
+        launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, blocks, nb, xq, xds);
 }
 
 template <int T, int NR>
@@ -317,7 +370,8 @@ void cu_mmvq_flush(cu_backend *cb)
         mm_segs g;
         g.cnt = p->cnt;
         int64_t blocks = 0;
-        int rpb = WARPS / row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16));
+        int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16));
+        int rpb = WARPS / ks * rows_per_warp(ks);
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
