@@ -197,17 +197,21 @@ int row_split(int64_t units)
     return units >= 512 ? 4 : units >= 256 ? 2 : 1;
 }
 
-// Rows a warp: fewer where a row is split over warps (their registers hold
-// RW x UNR 16-byte loads). INFERD_CUDA_MMVQ_RW=1 (read once) keeps one row a
-// warp, the layout before rows were grouped: an A/B switch for measurements.
-int rows_per_warp(int ks)
+// Rows a warp. One x row: one (measured on an H200, 8B Q4_0: 451 tok/s against
+// 440 with four; x's L1 traffic is not the limit then, and fewer registers
+// keep more warps resident). Several x rows: four, or two where a row is split
+// over warps (their registers hold RW x UNR 16-byte loads): 2, 4 and 8 rows
+// ran 1.79x, 2.43x and 3.21x one row's tokens/s, against 1.44x, 1.91x and
+// 2.25x with one row a warp. INFERD_CUDA_MMVQ_RW=1 (read once) keeps one row a
+// warp throughout, for such A/B measurements.
+int rows_per_warp(int ks, int nr)
 {
     static int one = -1;
     if (one < 0) {
         const char *e = getenv("INFERD_CUDA_MMVQ_RW");
         one = e && strcmp(e, "1") == 0;
     }
-    return one ? 1 : ks == 1 ? 4 : 2;
+    return one || nr == 1 ? 1 : ks == 1 ? 4 : 2;
 }
 
 template <int T, int NR, int KS, int RW>
@@ -225,7 +229,7 @@ template <int T, int NR, int KS>
 void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
                const float2 *xds)
 {
-    if (rows_per_warp(KS) == 1)
+    if (rows_per_warp(KS, NR) == 1)
         launch_rw<T, NR, KS, 1>(cb, g, blocks, nb, xq, xds);
     else
         launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, blocks, nb, xq, xds);
@@ -371,7 +375,7 @@ void cu_mmvq_flush(cu_backend *cb)
         g.cnt = p->cnt;
         int64_t blocks = 0;
         int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16));
-        int rpb = WARPS / ks * rows_per_warp(ks);
+        int rpb = WARPS / ks * rows_per_warp(ks, nr);
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
