@@ -376,17 +376,26 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
         lse = mx + log(sum);
     }
 
-    float *w = s->work;
-    memcpy(w, logits, (size_t)v * sizeof *w);
-    for (int32_t i = 0; i < p->n_logit_bias; i++) w[p->logit_bias[i].id] += p->logit_bias[i].bias;
-    penalise(s, q, w);
-
+    bool greedy = p->temperature <= 0.0f || p->top_k == 1;
+    bool plain = p->n_logit_bias == 0 && p->repetition_penalty == 1.0f &&
+                 p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f;
     int32_t tok;
-    if (p->temperature <= 0.0f || p->top_k == 1) {
-        tok = argmax(w, v);
-        if (w[tok] == -INFINITY) tok = -1;
+    if (greedy && plain) {
+        /* Nothing changes the logits: the raw argmax is the answer (a decode
+         * step of a 128k vocabulary saves two passes over it). */
+        tok = logits[raw_best] == -INFINITY ? -1 : raw_best;
     } else {
-        tok = sample_filtered(s, q, w);
+        float *w = s->work;
+        memcpy(w, logits, (size_t)v * sizeof *w);
+        for (int32_t i = 0; i < p->n_logit_bias; i++)
+            w[p->logit_bias[i].id] += p->logit_bias[i].bias;
+        penalise(s, q, w);
+        if (greedy) {
+            tok = argmax(w, v);
+            if (w[tok] == -INFINITY) tok = -1;
+        } else {
+            tok = sample_filtered(s, q, w);
+        }
     }
     if (tok < 0) tok = raw_best; /* every token banned: the model's own choice */
 
