@@ -4,9 +4,10 @@
 // n < CU_GEMM_MIN_N rows: the fused dequantize-and-dot kernels (cuda_mmv.cu),
 // which read each weight byte once per call and are bound by memory bandwidth.
 // More rows (prefill, batched decode): the work becomes arithmetic, so it goes
-// to the tensor cores: packed Q4_0 / Q8_0 to the int8 kernel of cuda_mmq.cu
-// (which reads the quantized weight once per call instead of dequantizing it;
-// INFERD_CUDA_MMQ=0 sends them here too), every other format through cuBLAS.
+// to the tensor cores: packed Q4_0 / Q8_0 of up to CU_MMQ_MAX_N rows to the
+// int8 kernel of cuda_mmq.cu (which reads the quantized weight once per call
+// instead of dequantizing it; INFERD_CUDA_MMQ=0 sends them here too), the rest
+// through cuBLAS.
 // For cuBLAS, x is rounded to f16 once (gemm_x); the weight is used as it is
 // when F16, else dequantized to f16 in chunks of rows that fit the fixed gemm_w
 // scratch; each chunk is one cublasGemmEx with f32 accumulation
@@ -104,7 +105,7 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
         cu_mmv(cb, W, xf, n, yf, bf);
         return;
     }
-    if (W->packed && cu_mmq_enabled()) {
+    if (W->packed && n <= CU_MMQ_MAX_N && cu_mmq_enabled()) {
         cu_mmq(cb, W, xf, n, yf, bf);
         return;
     }

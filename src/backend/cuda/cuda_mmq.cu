@@ -1,5 +1,6 @@
 // cuda_mmq.cu: y = x W^T (+ bias) for packed Q4_0 / Q8_0 W (layout in
-// cuda_mmvq.cuh) and n >= CU_GEMM_MIN_N rows of x, on the int8 tensor cores.
+// cuda_mmvq.cuh) and CU_GEMM_MIN_N..CU_MMQ_MAX_N rows of x (batched decode,
+// prefill chunks), on the int8 tensor cores.
 // Reference: ref_matmul (ref_ops.c). test_cuda_mmq compares against it (with
 // the bound of rounding x to int8) and against a host model of this exact
 // arithmetic (float rounding only, so a lost or misplaced block shows).
@@ -47,8 +48,16 @@
 // Tile choice. For n <= 64 (batched decode) one n tile holds every row of x, so
 // each weight byte is read once per call; BN follows n (16, 32, 64) so that
 // little tensor core work is wasted on padding. Past 64 rows the tile is
-// 128 x 128 and each warp holds 64 x 32 outputs (prefill is arithmetic-bound).
-// When the tiles alone leave SMs idle, k is split (see launch()).
+// 128 x 128 and each warp holds 64 x 32 outputs. When the tiles alone leave
+// SMs idle, k is split (see launch()).
+//
+// Where the time goes (ncu, H200): not DRAM (17% of its bandwidth at n = 16)
+// but instruction issue and latency: ~100 instructions a warp per 32-value
+// block at n = 16 (two mmas; the rest is the scale epilogue, shared-memory
+// reads and the cp.async addressing), with the L1/shared pipe ~70% busy, and
+// at 65..256 rows 2 warps a scheduler (255 registers) issue every ~4 cycles.
+// More output columns a warp, fewer scale reads and the split-k sum done in
+// shared memory of a thread block cluster are the next steps.
 #include "backend/cuda/cuda_mmq.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 
@@ -80,11 +89,13 @@ struct stage {
     static constexpr int W_ROW = C::KB * QB + 16;
     static constexpr int S_WORDS = C::KB / 2 + 1;
     static constexpr int X_ROW = C::KB * 32 + 16;
+    static constexpr int D_ROW = C::KB * 8 + 8; // padded: the 4 columns a read
+                                                // wants fall in different banks
     static constexpr int W_OFF = 0;
     static constexpr int S_OFF = W_OFF + C::BM * W_ROW;
     static constexpr int X_OFF = S_OFF + (C::BM * S_WORDS * 4 + 15) / 16 * 16;
     static constexpr int D_OFF = X_OFF + C::BN * X_ROW;
-    static constexpr int BYTES = D_OFF + C::BN * C::KB * 8;
+    static constexpr int BYTES = (D_OFF + C::BN * D_ROW + 15) / 16 * 16;
     static constexpr int SMEM = C::ST * BYTES;
     static_assert((W_ROW / 16) % 2 == 1 && (X_ROW / 16) % 2 == 1, "ldmatrix rows");
 };
@@ -192,8 +203,8 @@ __device__ __forceinline__ void load_stage(uint32_t s, const uint8_t *__restrict
         int64_t row = n0 + r < n ? n0 + r : n - 1;
         int64_t kb = kb0 + j;
         bool in = kb < nb;
-        cp_async8(s + L::D_OFF + c * 8, in ? (const void *)(xds + row * nb + kb) : (const void *)xds,
-                  in ? 8 : 0);
+        cp_async8(s + L::D_OFF + r * L::D_ROW + j * 8,
+                  in ? (const void *)(xds + row * nb + kb) : (const void *)xds, in ? 8 : 0);
     }
 }
 
@@ -265,7 +276,7 @@ mmq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_
         const int buf = it % C::ST;
         const uint32_t sb = base + buf * L::BYTES;
         const __half *ssc = (const __half *)(smem + buf * L::BYTES + L::S_OFF);
-        const float2 *sds = (const float2 *)(smem + buf * L::BYTES + L::D_OFF);
+        const uint8_t *sds = smem + buf * L::BYTES + L::D_OFF;
 
         // One 32-value block j with A fragments a: all MT x NT mmas and their
         // scale epilogue.
@@ -284,7 +295,7 @@ mmq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_
             for (int jn = 0; jn < NT; jn++)
 #pragma unroll
                 for (int e = 0; e < 2; e++) {
-                    float2 v = sds[(wn0 + 8 * jn + 2 * t + e) * KB + j];
+                    float2 v = *(const float2 *)(sds + (wn0 + 8 * jn + 2 * t + e) * L::D_ROW + j * 8);
                     dx[jn][e] = v.x;
                     cx[jn][e] = -8.0f * v.y;
                 }
@@ -418,43 +429,21 @@ void launch(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float
     }
 }
 
-// TEMPORARY (measurement): INFERD_MMQ_V picks a tile set, 0 = the first one.
-int variant(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("INFERD_MMQ_V");
-        v = e ? atoi(e) : 1;
-    }
-    return v;
-}
-
+// Tiles by n (measured with test_cuda_mmq --bench on an H200, against other
+// sets: 8 blocks a stage, one block an SM for 16..64 rows, 128 x 64 tiles past
+// 64 rows): 128 W rows a block throughout; 16, 32 or 64 x rows with 8 warps and
+// two blocks an SM; 128 x 128, one block an SM, for 65..CU_MMQ_MAX_N rows.
 template <int T>
 void launch_n(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float *bias)
 {
-    constexpr bool Q4 = T == QT_Q4_0;
-    int v = variant();
-    bool kb8 = v >= 1 && (Q4 || v == 2);
-    if (n <= 16) {
-        if (kb8)
-            launch<T, tile<128, 16, 8, 1, 8, Q4 ? 4 : 3, Q4 ? 2 : 1>>(cb, W, n, y, bias);
-        else
-            launch<T, tile<128, 16, 8, 1, 4, 4, 2>>(cb, W, n, y, bias);
-    } else if (n <= 32) {
-        if (kb8)
-            launch<T, tile<128, 32, 4, 2, 8, 3, Q4 ? 2 : 1>>(cb, W, n, y, bias);
-        else
-            launch<T, tile<128, 32, 4, 2, 4, 4, 2>>(cb, W, n, y, bias);
-    } else if (v == 4) { // 33 and more rows: 128 x 64 tiles, 2 blocks an SM
+    if (n <= 16)
+        launch<T, tile<128, 16, 8, 1, 4, 4, 2>>(cb, W, n, y, bias);
+    else if (n <= 32)
+        launch<T, tile<128, 32, 4, 2, 4, 4, 2>>(cb, W, n, y, bias);
+    else if (n <= 64)
         launch<T, tile<128, 64, 4, 2, 4, 3, 2>>(cb, W, n, y, bias);
-    } else if (n <= 64 || v == 3) {
-        if (kb8)
-            launch<T, tile<128, 64, 4, 2, 8, Q4 ? 3 : 2, 1>>(cb, W, n, y, bias);
-        else
-            launch<T, tile<128, 64, 4, 2, 4, 4, 1>>(cb, W, n, y, bias);
-    } else {
+    else
         launch<T, tile<128, 128, 2, 4, 4, 3, 1>>(cb, W, n, y, bias);
-    }
 }
 
 } // namespace
@@ -497,6 +486,7 @@ extern "C" int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg,
         e = cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeThreadLocal);
         if (e == cudaSuccess) {
             for (int r = 0; r < reps; r++) fn(arg);
+            cu_mmvq_flush(cb); // decode matmuls may wait to be grouped
             e = cudaStreamEndCapture(cb->stream, &gr);
         }
         if (e == cudaSuccess) e = cudaGraphInstantiate(&ge, gr, 0);
@@ -505,8 +495,10 @@ extern "C" int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg,
     if (e == cudaSuccess) {
         if (graph)
             e = cudaGraphLaunch(ge, cb->stream);
-        else
+        else {
             for (int r = 0; r < reps; r++) fn(arg);
+            cu_mmvq_flush(cb);
+        }
     }
     if (e == cudaSuccess) e = cudaEventRecord(e1, cb->stream);
     if (e == cudaSuccess) e = cudaEventSynchronize(e1);

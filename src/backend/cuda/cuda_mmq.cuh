@@ -7,9 +7,16 @@
 
 #include "backend/cuda/cuda_common.cuh"
 
-// Whether packed weights take cu_mmq for n >= CU_GEMM_MIN_N rows: yes unless
-// the environment says INFERD_CUDA_MMQ=0 (then they go to cuBLAS on f16 as the
-// other formats do). Read once, at the first call; any thread.
+// Rows up to which packed weights take cu_mmq (from CU_GEMM_MIN_N). Past it,
+// cuBLAS on f16 tiles is faster even with the dequantization of the whole
+// weight each call (H200, test_cuda_mmq --bench: at 512 rows 4096 x 4096 Q4_0
+// takes 75 us there against 114 us here; at 256 rows Q4_0 is within 7% either
+// way but 1.7 times faster here for k = 14336, and Q8_0 is faster here).
+#define CU_MMQ_MAX_N 256
+
+// Whether packed weights take cu_mmq for CU_GEMM_MIN_N..CU_MMQ_MAX_N rows: yes
+// unless the environment says INFERD_CUDA_MMQ=0 (then they go to cuBLAS on f16
+// as the other formats do). Read once, at the first call; any thread.
 bool cu_mmq_enabled(void);
 
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n, j < m, with

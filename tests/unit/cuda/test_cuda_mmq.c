@@ -1,5 +1,5 @@
 /* test_cuda_mmq.c: the int8 tensor-core matmul of the cuda backend (cuda_mmq.cu:
- * packed Q4_0 / Q8_0 weights, n >= 9 rows) through the public backend API, on
+ * packed Q4_0 / Q8_0 weights, 9..256 rows) through the public backend API, on
  * random inputs of awkward shapes (m and n not multiples of the tiles, k not a
  * multiple of the stage, odd block counts, k split across blocks or not).
  * Skips (77) without a usable GPU, or when INFERD_CUDA_MMQ=0 turns the kernel off.
@@ -23,7 +23,10 @@
  * be_matmul calls on alternating x (x rounded to int8 every call), "kernel" = the
  * same call on one x, replayed from a CUDA graph (the matmul kernels alone);
  * median of 20 cudaEvent timings, weight GB/s and TOPS from the kernel time.
- * With INFERD_CUDA_MMQ=0 the same table times the cuBLAS-on-f16 path ("call"). */
+ * Past MMQ_MAX_N rows, and with INFERD_CUDA_MMQ=0 for every n >= 9, the rows
+ * time the cuBLAS-on-f16 path ("call" only).
+ * --quick: the small shapes only (for compute-sanitizer). --one TYPE M K N:
+ * three calls of one shape (for a profiler). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +43,8 @@
  * or captured into a CUDA graph and launched; *ms = their GPU time. 0 or -1. */
 int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg, int reps, int graph,
                        float *ms);
+
+#define MMQ_MAX_N 256 /* CU_MMQ_MAX_N (cuda_mmq.cuh): more rows go to cuBLAS */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -379,7 +384,8 @@ static void bench(bool mmq_on)
                 inf_error err;
                 CHECK_MSG(be_sync(cu, &err) == 0, "bench warm-up: %s", err.msg);
                 double us_call = time_calls(&c, reps, 0), us_kernel = -1;
-                if (mmq_on || n < 9) {
+                bool mmq = mmq_on && n <= MMQ_MAX_N;
+                if (mmq || n < 9) {
                     c.flip = 0;
                     c.next = 0;
                     call_matmul(&c); /* x[0]'s int8 copy is current: the graph holds the matmul alone */
@@ -389,7 +395,7 @@ static void bench(bool mmq_on)
                 printf("%-5s %6lld %6lld %5d %10.1f %10.1f %9.0f %7.1f%s\n",
                        quant_type_name(btypes[ti]), (long long)m, (long long)k, n, us_call,
                        us_kernel, wbytes / (us * 1e3), 2.0 * n * m * k / (us * 1e6),
-                       n < 9 ? "  (mmvq)" : "");
+                       n < 9 ? "  (mmvq)" : mmq ? "" : "  (cuBLAS)");
                 CHECK_MSG(be_sync(cu, &err) == 0, "bench: %s", err.msg);
             }
             be_tensor_free(cu, W);
@@ -442,15 +448,17 @@ int main(int argc, char **argv)
         return check_done();
     }
     INF_ASSERT(be_ref_create(&ref, NULL) == 0);
-    /* n, m, k, bias: n across the 16 / 32 / 64 / 128 tiles and their edges, m
-     * below and across the 128-row tile, k of 1, 3 (odd), 11 (odd, a partial
-     * stage), 64 and 448 blocks; most shapes split k, 1000 x 2100 does not. */
+    /* n, m, k, bias: n across the 16 / 32 / 64 / 128 tiles and their edges up to
+     * MMQ_MAX_N, m below and across the 128-row tile, k of 1, 2, 3 (odd), 11
+     * (odd, a partial stage), 64 and 448 blocks; most shapes split k, the
+     * last two (two stages each) and 250 x 2100 do not. */
     static const struct { int n; int64_t m, k; bool bias; } cases[] = {
         {9, 31, 96, true},     {16, 100, 4096, false},  {17, 1029, 96, true},
         {33, 1, 32, false},    {64, 520, 4096, true},   {65, 100, 14336, false},
-        {100, 4096, 96, true}, {512, 31, 4096, false},  {1000, 2100, 32, true},
+        {100, 4096, 96, true}, {256, 31, 4096, false},  {250, 2100, 32, true},
         {9, 1029, 14336, true}, {200, 300, 2048, false}, {16, 4096, 4096, true},
         {33, 4096, 1024, false}, {129, 257, 352, true},  {128, 130, 2048, false},
+        {256, 4300, 256, true}, {16, 33800, 256, false},
     };
     static const uint32_t types[2] = {QT_Q4_0, QT_Q8_0};
     for (int ti = 0; ti < 2; ti++)
