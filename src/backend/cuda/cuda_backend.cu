@@ -481,8 +481,7 @@ void matmul_entry(be_backend *be, be_tensor *out, const be_tensor *x, const be_t
     cu_flush_add(cb);
     cu_flush_rope(cb);
     const cu_tensor *W = CU_CT(w);
-    if (!(n < CU_GEMM_MIN_N && W->packed &&
-          cu_mmvq_joins(cb, W, (const float *)CU_CT(x)->d, n)))
+    if (!(cu_matmul_takes_mmvq(W, n) && cu_mmvq_joins(cb, W, (const float *)CU_CT(x)->d, n)))
         cu_mmvq_flush(cb);
     cu_matmul(be, out, x, w, bias, n);
 }

@@ -86,6 +86,11 @@ void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *
 
 } // namespace
 
+bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n)
+{
+    return W->packed && n < CU_GEMM_MIN_N && !(n >= CU_MMQ_MIN_N && cu_mmq_enabled());
+}
+
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                const be_tensor *bias, int64_t n)
 {
@@ -101,11 +106,12 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     float *yf = (float *)CU_CT(out)->d;
     if (cb->q8_src == yf) cb->q8_src = nullptr; // the int8 copy of x it held is stale
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
-    if (n < CU_GEMM_MIN_N) {
+    bool mmq = W->packed && n >= CU_MMQ_MIN_N && n <= CU_MMQ_MAX_N && cu_mmq_enabled();
+    if (n < CU_GEMM_MIN_N && !mmq) {
         cu_mmv(cb, W, xf, n, yf, bf);
         return;
     }
-    if (W->packed && n <= CU_MMQ_MAX_N && cu_mmq_enabled()) {
+    if (mmq) {
         cu_mmq(cb, W, xf, n, yf, bf);
         return;
     }

@@ -6,8 +6,19 @@
 
 #include "backend/cuda/cuda_common.cuh"
 
-// Up to this many rows take the decode kernels; more take cuBLAS.
+// Up to this many rows take the decode kernels; more take cuBLAS (or, for
+// packed Q4_0 / Q8_0, the int8 tensor-core kernel from CU_MMQ_MIN_N rows).
 #define CU_GEMM_MIN_N 9
+
+// Packed weights take the tensor-core kernel (cuda_mmq.cu) from this many
+// rows: its cost for up to 16 rows is about that of the dp4a decode kernel at
+// 4 rows, whose x loads and dot products grow with the rows (8B Q4_0 decode
+// steps on an H200: 4.5 ms at 4 rows, 6.7 ms at 8 with dp4a).
+#define CU_MMQ_MIN_N 5
+
+// Whether a matmul of n rows on W takes the decode kernel of packed weights
+// (cuda_mmvq.cu), which may defer its launch to join the next ones.
+bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n);
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                const be_tensor *bias, int64_t n);

@@ -8,7 +8,8 @@
  *    tokens on both sides; the logits of every step agree with the ref
  *    backend's within max|diff| <= tol * max|logit| (tol 2e-2 after the f16
  *    prefill, 2e-3 for decode steps of F32 models, 1e-2 of quantized ones,
- *    4e-2 of Q4_0 / Q8_0 ones, whose decode rounds activations to int8).
+ *    4e-2 for Q4_0 / Q8_0 prefill and decode, whose matmuls round activations
+ *    to int8).
  * 2. stories260K (../shared/testdata/models/stories260K.gguf, or
  *    $INFERD_SOURCE_DIR/.devdata/stories260K.gguf): 48 greedy tokens on cuda
  *    equal those of the cpu backend.
@@ -118,8 +119,12 @@ static void check_synth(arch_id arch, const char *preset, uint32_t type)
         CHECK_MSG(rc == 0, "cuda forward: %s", err.msg);
         double d0 = rel_diff(lr, lg, nv), worst = 0;
         bool quant = type != QT_F32;
-        CHECK_MSG(d0 <= 2e-2, "%s %s %s: prefill logits differ by %.3g of max", arch_name(arch),
-                  preset, quant_type_name(type), d0);
+        /* Q4_0 / Q8_0 round x to int8 per 32 values in every matmul, prefill
+         * (cuda_mmq.cu) as decode: their bound is the decode one below */
+        bool q8x = type == QT_Q4_0 || type == QT_Q8_0;
+        double tol0 = q8x ? 4e-2 : 2e-2;
+        CHECK_MSG(d0 <= tol0, "%s %s %s: prefill logits differ by %.3g of max (tol %.1g)",
+                  arch_name(arch), preset, quant_type_name(type), d0, tol0);
         int agree = argmax(lr, nv) == argmax(lg, nv);
         for (int t = 0; t < 12 && !rc; t++) {
             int32_t tok = argmax(lr, nv);
@@ -132,7 +137,6 @@ static void check_synth(arch_id arch, const char *preset, uint32_t type)
         }
         /* Q4_0 / Q8_0 decode rounds x to int8 per 32 values (cuda_mmvq.cu), as
          * llama.cpp's decode does: ~2.5e-2 of max seen on these small models */
-        bool q8x = type == QT_Q4_0 || type == QT_Q8_0;
         double tol = q8x ? 4e-2 : quant ? 1e-2 : 2e-3;
         CHECK_MSG(worst <= tol, "%s %s %s: decode logits differ by %.3g of max (tol %.1g)",
                   arch_name(arch), preset, quant_type_name(type), worst, tol);
