@@ -144,7 +144,8 @@ done
 BATCH="$OUTDIR/batched.log"
 : > "$BATCH"
 if [ -x "$BIN/engine_bench" ]; then
-    for spec in ${GPU_CHECK_BATCH_MODELS:-"llama3-8b:Q4_0 llama3-8b:Q8_0"}; do
+    BATCH_MODELS=${GPU_CHECK_BATCH_MODELS:-llama3-8b:Q4_0 llama3-8b:Q8_0}
+    for spec in $BATCH_MODELS; do
         f="$WORK/${spec%%:*}-${spec##*:}.gguf"
         [ -s "$f" ] || continue
         stamp "batched $spec"

@@ -39,7 +39,8 @@ for spec in $MODELS; do
         -r "${GPU_CHECK_REPS:-3}" -o md >> "$OUTDIR/peer-bench.md" 2>> "$OUTDIR/peer-build.log"
 done
 : > "$OUTDIR/peer-batched.log"
-for spec in ${GPU_CHECK_BATCH_MODELS:-"llama3-8b:Q4_0 llama3-8b:Q8_0"}; do
+BATCH_MODELS=${GPU_CHECK_BATCH_MODELS:-llama3-8b:Q4_0 llama3-8b:Q8_0}
+for spec in $BATCH_MODELS; do
     f="$WORK/${spec%%:*}-${spec##*:}.gguf"
     [ -s "$f" ] && [ -x "$PB/llama-batched-bench" ] || continue
     echo "### $spec" >> "$OUTDIR/peer-batched.log"

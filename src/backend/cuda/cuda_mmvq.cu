@@ -202,16 +202,19 @@ int row_split(int64_t units)
 // keep more warps resident). Several x rows: four, or two where a row is split
 // over warps (their registers hold RW x UNR 16-byte loads): 2, 4 and 8 rows
 // ran 1.79x, 2.43x and 3.21x one row's tokens/s, against 1.44x, 1.91x and
-// 2.25x with one row a warp. INFERD_CUDA_MMVQ_RW=1 (read once) keeps one row a
-// warp throughout, for such A/B measurements.
+// 2.25x with one row a warp. INFERD_CUDA_MMVQ_RW=1, 2 or 4 (read once) sets the
+// rows a warp for several x rows (1 also for one), for such A/B measurements.
 int rows_per_warp(int ks, int nr)
 {
-    static int one = -1;
-    if (one < 0) {
+    static int forced = -1;
+    if (forced < 0) {
         const char *e = getenv("INFERD_CUDA_MMVQ_RW");
-        one = e && strcmp(e, "1") == 0;
+        forced = e ? atoi(e) : 0;
+        if (forced != 1 && forced != 2 && forced != 4) forced = 0;
     }
-    return one || nr == 1 ? 1 : ks == 1 ? 4 : 2;
+    if (forced == 1 || nr == 1) return 1;
+    int rw = forced ? forced : 4;
+    return ks == 1 ? rw : 2;
 }
 
 template <int T, int NR, int KS, int RW>
@@ -229,10 +232,11 @@ template <int T, int NR, int KS>
 void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
                const float2 *xds)
 {
-    if (rows_per_warp(KS, NR) == 1)
-        launch_rw<T, NR, KS, 1>(cb, g, blocks, nb, xq, xds);
-    else
-        launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, blocks, nb, xq, xds);
+    switch (rows_per_warp(KS, NR)) {
+    case 1: launch_rw<T, NR, KS, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch_rw<T, NR, KS, 2>(cb, g, blocks, nb, xq, xds); break;
+    default: launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, blocks, nb, xq, xds); break;
+    }
 }
 
 template <int T, int NR>
