@@ -23,6 +23,7 @@
 #include "backend/cuda/cuda_ops.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -86,9 +87,24 @@ void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *
 
 } // namespace
 
+namespace {
+
+int64_t mmq_min_n()
+{
+    static int64_t v = 0;
+    if (!v) {
+        const char *e = getenv("INFERD_CUDA_MMQ_MIN_N");
+        int64_t x = e ? atoll(e) : 0;
+        v = x >= 2 && x <= CU_GEMM_MIN_N ? x : CU_MMQ_MIN_N;
+    }
+    return v;
+}
+
+} // namespace
+
 bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n)
 {
-    return W->packed && n < CU_GEMM_MIN_N && !(n >= CU_MMQ_MIN_N && cu_mmq_enabled());
+    return W->packed && n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled());
 }
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
@@ -106,7 +122,7 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     float *yf = (float *)CU_CT(out)->d;
     if (cb->q8_src == yf) cb->q8_src = nullptr; // the int8 copy of x it held is stale
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
-    bool mmq = W->packed && n >= CU_MMQ_MIN_N && n <= CU_MMQ_MAX_N && cu_mmq_enabled();
+    bool mmq = W->packed && n >= mmq_min_n() && n <= CU_MMQ_MAX_N && cu_mmq_enabled();
     if (n < CU_GEMM_MIN_N && !mmq) {
         cu_mmv(cb, W, xf, n, yf, bf);
         return;

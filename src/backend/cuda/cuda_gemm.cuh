@@ -14,6 +14,7 @@
 // rows: its cost for up to 16 rows is about that of the dp4a decode kernel at
 // 4 rows, whose x loads and dot products grow with the rows (8B Q4_0 decode
 // steps on an H200: 4.5 ms at 4 rows, 6.7 ms at 8 with dp4a).
+// INFERD_CUDA_MMQ_MIN_N (read once, 2..9) moves it, for measurements.
 #define CU_MMQ_MIN_N 5
 
 // Whether a matmul of n rows on W takes the decode kernel of packed weights
