@@ -257,6 +257,7 @@ void launch_nr(cu_backend *cb, int nr, const mm_segs &g, unsigned blocks, int64_
     switch (nr) {
     case 1: launch<T, 1>(cb, g, blocks, nb, xq, xds); break;
     case 2: launch<T, 2>(cb, g, blocks, nb, xq, xds); break;
+    case 3: launch<T, 3>(cb, g, blocks, nb, xq, xds); break;
     case 4: launch<T, 4>(cb, g, blocks, nb, xq, xds); break;
     default: launch<T, 8>(cb, g, blocks, nb, xq, xds); break;
     }
@@ -374,7 +375,8 @@ void cu_mmvq_flush(cu_backend *cb)
     int64_t k = p->k, nb = k / 32;
     for (int64_t i = 0; i < p->n;) {
         int64_t left = p->n - i;
-        int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        // one launch for up to 4 rows (each launch streams the whole weight)
+        int nr = left >= 8 ? 8 : left >= 4 ? 4 : (int)left;
         mm_segs g;
         g.cnt = p->cnt;
         int64_t blocks = 0;
