@@ -188,6 +188,10 @@ typedef struct be_ops {
 
     /* -- device memory (optional: NULL where tensors live in host memory) -- */
     int (*mem_info)(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes);
+
+    /* -- greedy sampling where the logits are (optional) -- */
+    int (*argmax)(be_backend *be, const be_tensor *t, int64_t n_rows, int32_t *ids,
+                  inf_error *err);
 } be_ops;
 
 /* Every backend struct starts with this, so a be_backend * is a pointer to it. */
@@ -459,6 +463,28 @@ static inline int be_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *to
 {
     if (!be->ops->mem_info) return INF_ERR_UNSUPPORTED;
     return be->ops->mem_info(be, free_bytes, total_bytes);
+}
+
+/* ---- Greedy sampling -------------------------------------------------------- */
+
+/* Whether the backend finds row maxima itself (be_argmax): then a greedy step
+ * copies back one id a row instead of (rows, vocab) floats, and the host does
+ * not scan them (64 rows of a 128k vocabulary are 33 MB a step). */
+static inline bool be_has_argmax(const be_backend *be)
+{
+    return be->ops->argmax != NULL;
+}
+
+/* Waits for the enqueued work, then ids[i] = the index of the largest value of
+ * row i of F32 tensor t, i < n_rows (the lowest index among equal maxima; a row
+ * of NaN or -inf only gives 0). Returns the first error of the enqueued work,
+ * or INF_ERR_UNSUPPORTED where !be_has_argmax. */
+static inline int be_argmax(be_backend *be, const be_tensor *t, int64_t n_rows, int32_t *ids,
+                            inf_error *err)
+{
+    if (!be->ops->argmax)
+        return inf_errorf(err, INF_ERR_UNSUPPORTED, "backend %s: no argmax", be->name);
+    return be->ops->argmax(be, t, n_rows, ids, err);
 }
 
 /* ---- Introspection (for implementers and tests) ----------------------------- */

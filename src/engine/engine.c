@@ -42,6 +42,7 @@ struct engine {
     model_batch_seq *b_seqs;                /* (max_num_seqs) */
     engine_seq **b_seq_of;                  /* (max_num_seqs) slot of batch sequence s */
     float *logits;                          /* (max_out, n_vocab) */
+    int32_t *ids;                           /* (max_out): forward_greedy's tokens */
     sampler *sampler;                       /* scratch for one vocabulary row */
 
     /* submission queue, shared with other threads */
@@ -148,9 +149,10 @@ int engine_create(const engine_config *cfg_in, const engine_runner *runner, engi
     e->b_seqs = calloc(S, sizeof *e->b_seqs);
     e->b_seq_of = calloc(S, sizeof *e->b_seq_of);
     e->logits = malloc(S * (size_t)runner->n_vocab * sizeof *e->logits);
+    e->ids = malloc(S * sizeof *e->ids);
     rc = INF_ERR_NOMEM;
     if (!e->slots || !e->running || !e->b_token || !e->b_pos || !e->b_seq || !e->b_out ||
-        !e->b_seqs || !e->b_seq_of || !e->logits) {
+        !e->b_seqs || !e->b_seq_of || !e->logits || !e->ids) {
         inf_errorf(err, rc, "out of memory for the engine's step buffers");
         goto fail;
     }
@@ -247,6 +249,7 @@ void engine_destroy(engine *e)
     free(e->b_seqs);
     free(e->b_seq_of);
     free(e->logits);
+    free(e->ids);
     sampler_free(e->sampler);
     kv_pool_destroy(e->pool);
     pthread_mutex_destroy(&e->qlock);
@@ -459,13 +462,17 @@ static int32_t build_batch(engine *e, model_batch *b)
     return n;
 }
 
-/* Samples the next token of s from its logits row and applies stop conditions.
- * Returns true when s finished. */
-static bool emit_token(engine *e, engine_seq *s, float *logits)
+/* Gives s its next token (sampled from its logits row, or the token the
+ * backend picked when ids is non-NULL) and applies stop conditions. Returns
+ * true when s finished. */
+static bool emit_token(engine *e, engine_seq *s, const float *logits, const int32_t *id)
 {
     engine_request *r = s->req;
     sampler_result res;
-    sampler_sample(e->sampler, &r->sampler, logits, &res);
+    if (id)
+        sampler_take(&r->sampler, *id, &res);
+    else
+        sampler_sample(e->sampler, &r->sampler, logits, &res);
     inf_error err;
     if (sampler_seq_accept(&r->sampler, res.token, &err) != INF_OK) {
         finish_seq(e, s, ENGINE_FINISH_ERROR, &err);
@@ -514,7 +521,13 @@ int engine_step(engine *e, inf_error *err)
     }
     model_batch b;
     build_batch(e, &b);
-    int rc = e->runner.forward(e->runner.ctx, &b, e->logits, err);
+    /* A step whose sequences all sample plain greedy lets the backend pick the
+     * tokens where the logits are, when it can. */
+    bool greedy = e->runner.forward_greedy != NULL;
+    for (int32_t s = 0; s < b.n_seq && greedy; s++)
+        greedy = sampler_params_plain_greedy(&e->b_seq_of[s]->req->sampler.p);
+    int rc = greedy ? e->runner.forward_greedy(e->runner.ctx, &b, e->ids, err)
+                    : e->runner.forward(e->runner.ctx, &b, e->logits, err);
     if (rc != INF_OK) {
         /* A failed step fails the sequences in it, not the process. */
         for (int32_t s = 0; s < b.n_seq; s++) {
@@ -532,9 +545,10 @@ int engine_step(engine *e, inf_error *err)
         kv_seq_commit(e->pool, &q->kv, q->req->tokens, end);
         q->chunk = 0;
         if (end != known_tokens(q->req)) continue;
-        float *row = e->logits + (size_t)out * (size_t)e->runner.n_vocab;
+        const float *row = e->logits + (size_t)out * (size_t)e->runner.n_vocab;
+        const int32_t *id = greedy ? &e->ids[out] : NULL;
         out++;
-        if (emit_token(e, q, row)) {
+        if (emit_token(e, q, row, id)) {
             running_drop(e, q);
         }
     }

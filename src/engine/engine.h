@@ -40,6 +40,10 @@ typedef struct engine_runner {
     int32_t max_out;      /* most logits rows one forward returns */
     /* Runs one step; writes logits of the batch's out_rows, (n_out, n_vocab). */
     int (*forward)(void *ctx, const model_batch *b, float *logits, inf_error *err);
+    /* Optional (NULL: none): runs one step and writes the most likely token of
+     * each out_row, (n_out) ids, lowest id on ties. The engine uses it for steps
+     * whose sequences all sample plain greedy (sampler_params_plain_greedy). */
+    int (*forward_greedy)(void *ctx, const model_batch *b, int32_t *ids, inf_error *err);
     /* Is this token an end of generation (EOS, EOT, ...)? */
     bool (*is_eog)(void *ctx, int32_t token);
 } engine_runner;

@@ -75,6 +75,12 @@ static int runner_forward(void *ctx, const model_batch *b, float *logits, inf_er
     return model_forward(rt->m, rt->kv, b, logits, err);
 }
 
+static int runner_forward_greedy(void *ctx, const model_batch *b, int32_t *ids, inf_error *err)
+{
+    runtime *rt = ctx;
+    return model_forward_greedy(rt->m, rt->kv, b, ids, err);
+}
+
 static bool runner_is_eog(void *ctx, int32_t token)
 {
     runtime *rt = ctx;
@@ -214,6 +220,8 @@ int runtime_open(const runtime_options *o, runtime **out, inf_error *err)
                                  .n_ctx = rt->n_ctx, .max_rows = rt->m->max_rows,
                                  .max_out = rt->m->max_out, .forward = runner_forward,
                                  .is_eog = runner_is_eog};
+    /* Backends that find row maxima themselves send back one id a row. */
+    if (be_has_argmax(rt->be)) rt->runner.forward_greedy = runner_forward_greedy;
     engine_config ec = {.max_num_seqs = max_seqs, .max_batch_tokens = max_rows,
                         .max_queue = o->max_queue, .block_size = rt->block_size,
                         .n_blocks = rt->n_blocks, .bytes_per_block = per_block,

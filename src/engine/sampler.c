@@ -363,6 +363,21 @@ static void top_raw(const float *l, int32_t v, int32_t n, double lse, sampler_lo
     }
 }
 
+bool sampler_params_plain_greedy(const sampler_params *p)
+{
+    return (p->temperature <= 0.0f || p->top_k == 1) && p->n_logit_bias == 0 &&
+           p->repetition_penalty == 1.0f && p->frequency_penalty == 0.0f &&
+           p->presence_penalty == 0.0f && p->skip_logprob && p->n_logprobs == 0;
+}
+
+void sampler_take(const sampler_seq *q, int32_t token, sampler_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->token = token;
+    for (int32_t i = 0; i < q->p.n_stop_ids; i++)
+        if (q->p.stop_ids[i] == token) out->stop = true;
+}
+
 void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_result *out)
 {
     const sampler_params *p = &q->p;

@@ -74,6 +74,12 @@ typedef struct sampler_logprob {
     float logprob;
 } sampler_logprob;
 
+/* Whether p takes the most likely token with nothing that changes the logits
+ * (no bias, no penalties) and wants no logprobs: then the token is the raw
+ * argmax, which a backend can find where the logits are (engine_runner's
+ * forward_greedy) instead of sending them all back. */
+bool sampler_params_plain_greedy(const sampler_params *p);
+
 typedef struct sampler_result {
     int32_t token;
     float logprob;              /* of token, under the raw distribution */
@@ -114,6 +120,10 @@ int sampler_create(int32_t n_vocab, sampler **out, inf_error *err);
 
 /* NULL allowed. */
 void sampler_free(sampler *s);
+
+/* What sampler_sample returns when it chose token for q under plain greedy
+ * parameters (sampler_params_plain_greedy): the token and its stop flag. */
+void sampler_take(const sampler_seq *q, int32_t token, sampler_result *out);
 
 /* Samples one token for seq from logits ((v) raw floats, not modified) and
  * fills *out. Does not accept it (call sampler_seq_accept). Any finite or

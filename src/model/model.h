@@ -100,6 +100,12 @@ void model_kv_config(const model *m, int32_t n_blocks, int32_t block_size, be_kv
  * (nothing was computed then), or the backend's error. */
 int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_error *err);
 
+/* The same step, but the backend picks each output row's most likely token
+ * (be_argmax) and only those come back: ids ((n_out) token ids, out_rows
+ * order). Requires be_has_argmax(m->be); INF_ERR_UNSUPPORTED otherwise. */
+int model_forward_greedy(model *m, be_kv *kv, const model_batch *b, int32_t *ids,
+                         inf_error *err);
+
 /* Graphs, one per architecture family (graph_*.c); called by model_forward
  * after validation and be_batch_set. */
 void model_graph_llama(model *m, be_kv *kv, const model_batch *b);

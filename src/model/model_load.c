@@ -235,7 +235,8 @@ static void model_graph_issue(model *m, be_kv *kv, const model_batch *b)
         model_graph_llama(m, kv, b);
 }
 
-int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_error *err)
+/* Validates b and enqueues the step's ops (model_forward's contract). */
+static int model_step(model *m, be_kv *kv, const model_batch *b, inf_error *err)
 {
     const be_kv_config *kc = be_kv_config_of(kv);
     if (kc->n_layer != (int32_t)m->hp.n_layer || kc->n_kv_head != (int32_t)m->hp.n_head_kv ||
@@ -247,8 +248,6 @@ int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_
     if (b->n_out > m->max_out)
         return inf_errorf(err, INF_ERR_RANGE, "batch asks for %d logits rows; the model was "
                           "loaded for at most %d", b->n_out, m->max_out);
-    if (b->n_out > 0 && !logits)
-        return inf_errorf(err, INF_ERR_INVALID, "no logits buffer for %d output rows", b->n_out);
     if ((rc = be_batch_set(m->be, b, err))) return rc;
     /* The ops of a step depend only on the model, the pool and the row counts. */
     uint64_t key = inf_hash_bytes(&m, sizeof m, (uint64_t)(uintptr_t)kv);
@@ -260,6 +259,27 @@ int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_
         if (rc != INF_ERR_UNSUPPORTED) return rc;
         model_graph_issue(m, kv, b); /* the recording failed: run the ops as usual */
     }
-    if (b->n_out == 0) return INF_OK;
+    return INF_OK;
+}
+
+int model_forward(model *m, be_kv *kv, const model_batch *b, float *logits, inf_error *err)
+{
+    if (b->n_out > 0 && !logits)
+        return inf_errorf(err, INF_ERR_INVALID, "no logits buffer for %d output rows", b->n_out);
+    int rc = model_step(m, kv, b, err);
+    if (rc || b->n_out == 0) return rc;
     return be_read(m->be, m->acts.logits, 0, b->n_out, logits, err);
+}
+
+int model_forward_greedy(model *m, be_kv *kv, const model_batch *b, int32_t *ids,
+                         inf_error *err)
+{
+    if (!be_has_argmax(m->be))
+        return inf_errorf(err, INF_ERR_UNSUPPORTED, "backend %s picks no tokens itself",
+                          m->be->name);
+    if (b->n_out > 0 && !ids)
+        return inf_errorf(err, INF_ERR_INVALID, "no id buffer for %d output rows", b->n_out);
+    int rc = model_step(m, kv, b, err);
+    if (rc || b->n_out == 0) return rc;
+    return be_argmax(m->be, m->acts.logits, b->n_out, ids, err);
 }

@@ -75,6 +75,8 @@ void cu_destroy(be_backend *be)
     cudaFree(cb->q8_ds);
     cudaFree(cb->attn_part);
     cudaFreeHost(cb->h_read);
+    cudaFree(cb->d_ids);
+    cudaFreeHost(cb->h_ids);
     if (cb->blas) cublasDestroy(cb->blas);
     if (cb->stream) cudaStreamDestroy(cb->stream);
     free(cb);
@@ -427,6 +429,41 @@ int cu_sync(be_backend *be, inf_error *err)
     return take_error(CU_BE(be), err);
 }
 
+int cu_argmax(be_backend *be, const be_tensor *t, int64_t n_rows, int32_t *ids, inf_error *err)
+{
+    cu_backend *cb = CU_BE(be);
+    const cu_tensor *ct = CU_CT(t);
+    INF_ASSERT(!ct->weight && n_rows >= 0 && n_rows <= cu_rows(t));
+    if ((size_t)n_rows > cb->ids_cap) { // outside any recording: be_argmax ends a step
+        cudaStreamSynchronize(cb->stream);
+        cudaFree(cb->d_ids);
+        cudaFreeHost(cb->h_ids);
+        cb->d_ids = nullptr;
+        cb->h_ids = nullptr;
+        cb->ids_cap = 0;
+        size_t cap = n_rows < 64 ? 64 : (size_t)n_rows;
+        cudaError_t e = cudaMalloc(&cb->d_ids, cap * sizeof(int32_t));
+        if (e == cudaSuccess) e = cudaMallocHost(&cb->h_ids, cap * sizeof(int32_t));
+        if (e != cudaSuccess) {
+            cudaFree(cb->d_ids);
+            cb->d_ids = nullptr;
+            cb->h_ids = nullptr;
+            return fail(err, INF_ERR_NOMEM, e, "argmax buffer", nullptr);
+        }
+        cb->ids_cap = cap;
+    }
+    if (n_rows) {
+        cu_argmax_rows(cb, (const float *)ct->d, ct->info.ne[0], n_rows, cb->d_ids);
+        cudaError_t e = cudaMemcpyAsync(cb->h_ids, cb->d_ids, (size_t)n_rows * sizeof(int32_t),
+                                        cudaMemcpyDeviceToHost, cb->stream);
+        if (e != cudaSuccess) cu_record(cb, e, "argmax");
+    }
+    int rc = take_error(cb, err);
+    if (rc) return rc;
+    if (n_rows) memcpy(ids, cb->h_ids, (size_t)n_rows * sizeof(int32_t));
+    return INF_OK;
+}
+
 int cu_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
 {
     (void)be;
@@ -515,6 +552,7 @@ const be_ops cu_ops = {
     /*graph_begin*/ flushed<cu_graph_begin>::call,
     /*graph_end*/ flushed<cu_graph_end>::call,
     /*mem_info*/ cu_mem_info,
+    /*argmax*/ flushed<cu_argmax>::call,
 };
 
 // One small f16 GEMM outside any recording: cuBLAS initialises itself lazily at

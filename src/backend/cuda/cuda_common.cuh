@@ -135,6 +135,9 @@ struct cu_backend {
     // Pinned host memory for be_read.
     float *h_read;
     size_t h_read_cap;     // floats
+    // be_argmax's ids on the device and in pinned memory.
+    int32_t *d_ids, *h_ids;
+    size_t ids_cap;
     // Recorded steps (cuda_graph.cu), dropped whenever memory that a recording
     // points at may move (cu_graph_reset).
     cu_graph_slot graphs[CU_GRAPH_SLOTS];

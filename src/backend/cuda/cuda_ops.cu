@@ -19,6 +19,7 @@
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
+#include <climits>
 #include <cmath>
 
 namespace {
@@ -257,6 +258,47 @@ __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, i
         out[j * d + c] = src[c];
 }
 
+// One block per row: each thread keeps the first maximum of its strided values,
+// then the block keeps the larger value, the lower index on ties (NaN is never
+// larger, so it is never picked; a row without a number gives 0).
+__global__ void argmax_rows_kernel(const float *x, int64_t d, int32_t *out)
+{
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    const float *row = x + (int64_t)blockIdx.x * d;
+    float best = -INFINITY;
+    int bi = INT_MAX;
+    for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
+        float v = row[c];
+        if (v > best) {
+            best = v;
+            bi = (int)c;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, best, o);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (ov > best || (ov == best && oi < bi)) {
+            best = ov;
+            bi = oi;
+        }
+    }
+    int w = threadIdx.x / 32, l = threadIdx.x % 32, nw = blockDim.x / 32;
+    if (l == 0) {
+        sv[w] = best;
+        si[w] = bi;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int i = 1; i < nw; i++)
+            if (sv[i] > best || (sv[i] == best && si[i] < bi)) {
+                best = sv[i];
+                bi = si[i];
+            }
+        out[blockIdx.x] = bi == INT_MAX ? 0 : bi;
+    }
+}
+
 float *fptr(const be_tensor *t)
 {
     return (float *)CU_CT(t)->d;
@@ -442,6 +484,13 @@ void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n)
     softmax_kernel<<<(unsigned)n, THREADS, 0, CU_BE(be)->stream>>>(fptr(out), fptr(x),
                                                                    cu_row_len(x));
     cu_check_launch(CU_BE(be), "softmax");
+}
+
+void cu_argmax_rows(cu_backend *cb, const float *x, int64_t d, int64_t n_rows, int32_t *out)
+{
+    if (n_rows <= 0) return;
+    argmax_rows_kernel<<<(unsigned)n_rows, 1024, 0, cb->stream>>>(x, d, out);
+    cu_check_launch(cb, "argmax");
 }
 
 void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x)

@@ -20,6 +20,10 @@ void cu_softcap(be_backend *be, be_tensor *out, const be_tensor *x, float cap, i
 void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n);
 void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x);
 
+// out[i] = argmax of row i of x (rows of d floats), i < n_rows, on the stream
+// (be_argmax's rule: first maximum, NaN never picked, 0 for a row of no number).
+void cu_argmax_rows(cu_backend *cb, const float *x, int64_t d, int64_t n_rows, int32_t *out);
+
 // Launches the residual add that cu_add left pending, if any (cuda_ops.cu top
 // comment). Every op other than add and rms_norm, and read / sync / the end of
 // a recording, call it first (the op table's wrappers in cuda_backend.cu).

@@ -327,6 +327,42 @@ static void test_matmul_group(void)
     }
 }
 
+/* be_argmax: the first maximum of each row; ties to the lowest index, NaN never
+ * picked, a row of -inf gives 0; rows of the vocabulary's width and odd ones. */
+static void test_argmax(void)
+{
+    static const int64_t widths[] = {1, 7, 1000, 128256};
+    for (int c = 0; c < 4; c++) {
+        int64_t d = widths[c], n = 9;
+        float *v = randv(n * d, 4.0f);
+        int32_t want[9], got[9];
+        if (d > 1) {
+            v[1 * d + d - 1] = 100.0f; /* row 1: the last value */
+            v[2 * d + 0] = 50.0f;      /* row 2: a tie, the lower index wins */
+            v[2 * d + d - 1] = 50.0f;
+            for (int64_t j = 0; j < d; j++) v[3 * d + j] = -INFINITY; /* row 3: no number */
+            v[4 * d + 0] = NAN;        /* row 4: NaN first, never picked */
+            v[4 * d + d / 2] = 60.0f;
+        }
+        for (int64_t r = 0; r < n; r++) {
+            int32_t b = -1;
+            for (int64_t j = 0; j < d; j++)
+                if (v[r * d + j] == v[r * d + j] && (b < 0 || v[r * d + j] > v[r * d + b])) b = (int32_t)j;
+            want[r] = b < 0 || v[r * d + b] == -INFINITY ? 0 : b;
+        }
+        pair X = act(n, d, v);
+        inf_error err;
+        int rc = be_argmax(cu, X.c, n, got, &err);
+        CHECK_MSG(rc == 0, "argmax: %s", err.msg);
+        for (int64_t r = 0; rc == 0 && r < n; r++)
+            CHECK_MSG(got[r] == want[r], "argmax width %lld row %lld: %d, want %d", (long long)d,
+                      (long long)r, got[r], want[r]);
+        free_pair(X);
+        free(v);
+    }
+    CHECK(!be_has_argmax(ref)); /* the ref backend leaves it to the host */
+}
+
 static void test_norm(void)
 {
     static const int64_t dims[][3] = {{5, 96, 96},     {3, 160, 40},   {1, 4097, 4097},
@@ -610,6 +646,7 @@ int main(void)
     test_matmul_embed();
     test_norm();
     test_matmul_group();
+    test_argmax();
     test_elementwise();
     test_rope();
     test_attention();

@@ -20,7 +20,8 @@ typedef struct fake_model {
     int32_t B, n_blocks;
     int32_t *slot_tok;   /* (n_blocks * B) */
     int32_t n_ctx;
-    uint64_t forwards;
+    uint64_t forwards;          /* steps that sent logits back */
+    uint64_t greedy_forwards;   /* steps that sent token ids back */
 } fake_model;
 
 static int32_t next_of(const int32_t *toks, int32_t n)
@@ -30,10 +31,12 @@ static int32_t next_of(const int32_t *toks, int32_t n)
     return (int32_t)(h % (VOCAB - 1)) + 1;
 }
 
-static int fake_forward(void *ctx, const model_batch *b, float *logits, inf_error *err)
+/* One step: stores the batch's tokens, then for each output row either writes
+ * logits that make the next token the most likely (logits != NULL) or that
+ * token itself (ids), as a backend that finds row maxima would. */
+static int fake_step(fake_model *m, const model_batch *b, float *logits, int32_t *ids,
+                     inf_error *err)
 {
-    fake_model *m = ctx;
-    m->forwards++;
     inf_error verr;
     if (model_batch_validate(b, VOCAB, 1 << 20, m->n_blocks, m->B, &verr) != INF_OK)
         return inf_errorf(err, INF_ERR_INTERNAL, "invalid batch: %s", verr.msg);
@@ -48,11 +51,29 @@ static int fake_forward(void *ctx, const model_batch *b, float *logits, inf_erro
         const model_batch_seq *s = &b->seqs[b->seq[i]];
         int32_t n = b->pos[i] + 1;
         for (int32_t p = 0; p < n; p++) vis[p] = m->slot_tok[s->blocks[p / m->B] * m->B + p % m->B];
+        if (ids) {
+            ids[j] = next_of(vis, n);
+            continue;
+        }
         float *row = logits + (size_t)j * VOCAB;
         for (int32_t v = 0; v < VOCAB; v++) row[v] = 0.0f;
         row[next_of(vis, n)] = 10.0f;
     }
     return INF_OK;
+}
+
+static int fake_forward(void *ctx, const model_batch *b, float *logits, inf_error *err)
+{
+    fake_model *m = ctx;
+    m->forwards++;
+    return fake_step(m, b, logits, NULL, err);
+}
+
+static int fake_forward_greedy(void *ctx, const model_batch *b, int32_t *ids, inf_error *err)
+{
+    fake_model *m = ctx;
+    m->greedy_forwards++;
+    return fake_step(m, b, NULL, ids, err);
 }
 
 static bool fake_is_eog(void *ctx, int32_t t) { return t == EOG; }
@@ -85,6 +106,7 @@ static uint32_t rnd(uint32_t n)
 typedef struct scenario {
     int32_t B, n_blocks, max_batch_tokens, max_num_seqs, n_ctx;
     bool prefix_cache;
+    bool device_argmax;   /* the runner offers forward_greedy */
 } scenario;
 
 static engine *make_engine(const scenario *sc, fake_model *m)
@@ -95,6 +117,7 @@ static engine *make_engine(const scenario *sc, fake_model *m)
     m->slot_tok = calloc((size_t)sc->n_blocks * (size_t)sc->B, sizeof(int32_t));
     engine_runner r = {.ctx = m, .n_vocab = VOCAB, .n_ctx = sc->n_ctx, .max_rows = 4096,
                        .max_out = 4096, .forward = fake_forward, .is_eog = fake_is_eog};
+    if (sc->device_argmax) r.forward_greedy = fake_forward_greedy;
     engine_config c = {.max_num_seqs = sc->max_num_seqs, .max_batch_tokens = sc->max_batch_tokens,
                        .block_size = sc->B, .n_blocks = sc->n_blocks, .bytes_per_block = 100,
                        .prefix_cache = sc->prefix_cache, .model_id = 5};
@@ -117,7 +140,8 @@ static engine_request_params greedy(int32_t max_tokens)
 
 /* Many requests with shared prefixes, all submitted at once, run to completion;
  * every output must equal the oracle and the pool must end with no owner. */
-static void run_scenario(const scenario *sc, int n_req, const char *label)
+/* logprobs_every > 0: every such request asks for logprobs (not plain greedy). */
+static void run_scenario_lp(const scenario *sc, int n_req, int logprobs_every, const char *label)
 {
     fake_model m = {0};
     engine *e = make_engine(sc, &m);
@@ -132,6 +156,7 @@ static void run_scenario(const scenario *sc, int n_req, const char *label)
         for (int32_t j = 0; j < shared; j++) prompt[j] = base[j];
         for (int32_t j = 0; j < own; j++) prompt[shared + j] = (int32_t)rnd(VOCAB - 2) + 2;
         engine_request_params p = greedy(1 + (int32_t)rnd(40));
+        if (logprobs_every > 0 && i % logprobs_every == 0) p.logprobs = true;
         inf_error err;
         CHECK_EQ_INT(engine_request_create(prompt, shared + own, &p, &req[i], &err), INF_OK);
         CHECK_EQ_INT(engine_submit(e, req[i], &err), INF_OK);
@@ -163,33 +188,59 @@ static void run_scenario(const scenario *sc, int n_req, const char *label)
     CHECK_MSG(rc == INF_OK, "%s: %s", label, err.msg);
     if (sc->prefix_cache) CHECK_MSG(st.kv.hit_blocks > 0, "%s: the prefix cache never hit", label);
     else CHECK_EQ_INT(st.kv.hit_blocks, 0);
-    printf("%s: %llu steps, %llu preemptions, %llu hit blocks\n", label,
-           (unsigned long long)st.steps, (unsigned long long)st.preemptions,
-           (unsigned long long)st.kv.hit_blocks);
+    /* Plain greedy steps take the ids path when the runner has one, and only
+     * then; a step with a logprobs request needs the logits. */
+    if (!sc->device_argmax) CHECK_EQ_INT(m.greedy_forwards, 0);
+    if (sc->device_argmax && logprobs_every == 0) {
+        CHECK_MSG(m.greedy_forwards > 0 && m.forwards == 0,
+                  "%s: %llu steps sent logits back", label, (unsigned long long)m.forwards);
+    }
+    if (sc->device_argmax && logprobs_every > 0) {
+        CHECK_MSG(m.greedy_forwards > 0 && m.forwards > 0, "%s: %llu logits steps, %llu id steps",
+                  label, (unsigned long long)m.forwards, (unsigned long long)m.greedy_forwards);
+    }
+    printf("%s: %llu steps (%llu sent ids back), %llu preemptions, %llu hit blocks\n", label,
+           (unsigned long long)st.steps, (unsigned long long)m.greedy_forwards,
+           (unsigned long long)st.preemptions, (unsigned long long)st.kv.hit_blocks);
     engine_destroy(e);
     free(m.slot_tok);
+}
+
+static void run_scenario(const scenario *sc, int n_req, const char *label)
+{
+    run_scenario_lp(sc, n_req, 0, label);
 }
 
 static void test_outputs_equal_oracle(void)
 {
     /* Roomy pool, big chunks. */
-    run_scenario(&(scenario){16, 512, 512, 64, 512, true}, 40, "roomy");
-    run_scenario(&(scenario){16, 512, 512, 64, 512, false}, 40, "no-cache");
+    run_scenario(&(scenario){16, 512, 512, 64, 512, true, false}, 40, "roomy");
+    run_scenario(&(scenario){16, 512, 512, 64, 512, false, false}, 40, "no-cache");
     /* Odd block size, tiny chunks: prompts prefill over many steps. */
-    run_scenario(&(scenario){3, 600, 7, 8, 512, true}, 30, "chunked");
-    run_scenario(&(scenario){1, 2000, 1, 4, 512, true}, 10, "one-token-steps");
+    run_scenario(&(scenario){3, 600, 7, 8, 512, true, false}, 30, "chunked");
+    run_scenario(&(scenario){1, 2000, 1, 4, 512, true, false}, 10, "one-token-steps");
     /* A pool far too small for everyone: preemption and recomputation. */
-    run_scenario(&(scenario){4, 60, 64, 16, 512, true}, 40, "tight-pool");
-    run_scenario(&(scenario){4, 60, 64, 16, 512, false}, 40, "tight-no-cache");
+    run_scenario(&(scenario){4, 60, 64, 16, 512, true, false}, 40, "tight-pool");
+    run_scenario(&(scenario){4, 60, 64, 16, 512, false, false}, 40, "tight-no-cache");
     /* Context limit: generation stops with "length" at n_ctx. */
-    run_scenario(&(scenario){8, 400, 128, 8, 200, true}, 20, "short-ctx");
+    run_scenario(&(scenario){8, 400, 128, 8, 200, true, false}, 20, "short-ctx");
+}
+
+/* A runner whose backend picks greedy tokens itself (forward_greedy): the same
+ * outputs; steps with a request that wants logprobs still get the logits. */
+static void test_device_argmax(void)
+{
+    run_scenario(&(scenario){16, 512, 512, 64, 512, true, true}, 40, "argmax-roomy");
+    run_scenario(&(scenario){3, 600, 7, 8, 512, true, true}, 30, "argmax-chunked");
+    run_scenario(&(scenario){4, 60, 64, 16, 512, true, true}, 40, "argmax-tight-pool");
+    run_scenario_lp(&(scenario){16, 512, 512, 64, 512, true, true}, 40, 5, "argmax-logprobs");
 }
 
 /* The tight scenario must actually preempt, or it tests nothing. */
 static void test_preemption_happens(void)
 {
     fake_model m = {0};
-    scenario sc = {4, 24, 64, 8, 512, true};
+    scenario sc = {4, 24, 64, 8, 512, true, false};
     engine *e = make_engine(&sc, &m);
     engine_request *r[6];
     for (int i = 0; i < 6; i++) {
@@ -220,7 +271,7 @@ static void test_preemption_happens(void)
 static void test_cancellation(void)
 {
     fake_model m = {0};
-    scenario sc = {4, 200, 8, 2, 512, true};
+    scenario sc = {4, 200, 8, 2, 512, true, false};
     engine *e = make_engine(&sc, &m);
     int32_t prompt[40];
     for (int j = 0; j < 40; j++) prompt[j] = 2 + j % 50;
@@ -268,7 +319,7 @@ static void test_cancellation(void)
 static void test_submit_limits(void)
 {
     fake_model m = {0};
-    scenario sc = {4, 10, 16, 2, 64, true};
+    scenario sc = {4, 10, 16, 2, 64, true, false};
     engine *e = make_engine(&sc, &m);
     int32_t prompt[100];
     for (int j = 0; j < 100; j++) prompt[j] = 2;
@@ -332,7 +383,7 @@ static void *client(void *arg)
 static void test_threads(void)
 {
     fake_model m = {0};
-    scenario sc = {16, 128, 64, 16, 512, true};
+    scenario sc = {16, 128, 64, 16, 512, true, false};
     engine *e = make_engine(&sc, &m);
     inf_error err;
     CHECK_EQ_INT(engine_start(e, &err), INF_OK);
@@ -360,6 +411,7 @@ static void test_threads(void)
 int main(void)
 {
     test_outputs_equal_oracle();
+    test_device_argmax();
     test_preemption_happens();
     test_cancellation();
     test_submit_limits();
