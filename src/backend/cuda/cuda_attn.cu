@@ -175,14 +175,10 @@ __global__ void rope_store_kernel(float *x0, int64_t ld0, int h0, float *x1, int
 
 // ---- attention ----
 
-struct attn_args {
+struct attn_args : cu_attn_view {
     const float *q;
     float *out, *part;
-    const uint8_t *k, *v;      // the layer's first head row
-    size_t krb, vrb;
-    int B, hkv, group, n_head, hd, hdv, window;
-    float scale, softcap;
-    const int32_t *pos, *seq, *block_off, *blocks;
+    int hd, hdv;
 };
 
 // Unit = row * h + head, split blockIdx.y of gridDim.y; sm: (hd + ATT_TILE) floats.
@@ -449,28 +445,13 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     INF_ASSERT(!CU_CT(out)->weight && cu_row_len(out) == (int64_t)p->n_head * hdv && out != q);
     INF_ASSERT(n <= cb->batch.n && n <= cu_rows(q) && n <= cu_rows(out));
     if (n <= 0) return;
-    size_t layer_rows = (size_t)p->layer * c->n_blocks * c->block_size * c->n_kv_head;
     attn_args a;
+    static_cast<cu_attn_view &>(a) = cu_attn_view_of(cb, kv, p);
     a.q = (const float *)CU_CT(q)->d;
     a.out = (float *)CU_CT(out)->d;
     a.part = cb->attn_part;
-    a.k = kv->k + layer_rows * kv->k_row_bytes;
-    a.v = kv->v + layer_rows * kv->v_row_bytes;
-    a.krb = kv->k_row_bytes;
-    a.vrb = kv->v_row_bytes;
-    a.B = c->block_size;
-    a.hkv = c->n_kv_head;
-    a.group = p->n_head / p->n_kv_head;
-    a.n_head = p->n_head;
     a.hd = hd;
     a.hdv = hdv;
-    a.window = p->window;
-    a.scale = p->scale;
-    a.softcap = p->softcap;
-    a.pos = cb->batch.pos;
-    a.seq = cb->batch.seq;
-    a.block_off = cb->batch.block_off;
-    a.blocks = cb->batch.blocks;
     int64_t units = n * p->n_head;
     size_t smem = (size_t)(hd + ATT_TILE) * sizeof(float);
 
@@ -519,6 +500,29 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     }
     cu_check_launch(cb, "attention");
     if (nsp > 1) cu_attn_combine(cb, a.out, a.part, units, (int)nsp, hdv);
+}
+
+cu_attn_view cu_attn_view_of(const cu_backend *cb, const cu_kv *kv, const be_attn *p)
+{
+    const be_kv_config *c = &kv->cfg;
+    size_t layer_rows = (size_t)p->layer * c->n_blocks * c->block_size * c->n_kv_head;
+    cu_attn_view w;
+    w.k = kv->k + layer_rows * kv->k_row_bytes;
+    w.v = kv->v + layer_rows * kv->v_row_bytes;
+    w.krb = kv->k_row_bytes;
+    w.vrb = kv->v_row_bytes;
+    w.B = c->block_size;
+    w.hkv = c->n_kv_head;
+    w.group = p->n_head / p->n_kv_head;
+    w.n_head = p->n_head;
+    w.window = p->window;
+    w.scale = p->scale;
+    w.softcap = p->softcap;
+    w.pos = cb->batch.pos;
+    w.seq = cb->batch.seq;
+    w.block_off = cb->batch.block_off;
+    w.blocks = cb->batch.blocks;
+    return w;
 }
 
 void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t units, int nsp,

@@ -54,14 +54,9 @@ __device__ __forceinline__ void load8(const uint8_t *row, int e0, float (&v)[8])
     }
 }
 
-struct dec_args {
+struct dec_args : cu_attn_view {
     const float *q;
     float *out, *part;
-    const uint8_t *k, *v;    // the layer's first head row
-    size_t krb, vrb;
-    int B, hkv, group, n_head, window;
-    float scale, softcap;
-    const int32_t *pos, *seq, *block_off, *blocks;
     int8_t *q8;              // non-null: also round out to int8 for the next matmul
     float2 *q8ds;
 };
@@ -235,26 +230,11 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     if (n > CU_ATTN_DECODE_MAX_ROWS || hd != p->head_dim_v || group > 8 ||
         (hd != 64 && hd != 128 && hd != 256))
         return false;
-    size_t layer_rows = (size_t)p->layer * c->n_blocks * c->block_size * c->n_kv_head;
     dec_args a;
+    static_cast<cu_attn_view &>(a) = cu_attn_view_of(cb, kv, p);
     a.q = q;
     a.out = out;
     a.part = cb->attn_part;
-    a.k = kv->k + layer_rows * kv->k_row_bytes;
-    a.v = kv->v + layer_rows * kv->v_row_bytes;
-    a.krb = kv->k_row_bytes;
-    a.vrb = kv->v_row_bytes;
-    a.B = c->block_size;
-    a.hkv = c->n_kv_head;
-    a.group = group;
-    a.n_head = p->n_head;
-    a.window = p->window;
-    a.scale = p->scale;
-    a.softcap = p->softcap;
-    a.pos = cb->batch.pos;
-    a.seq = cb->batch.seq;
-    a.block_off = cb->batch.block_off;
-    a.blocks = cb->batch.blocks;
     // The output is the x of the output projection: round it to int8 on the way
     // (cb->q8_*), as the decode matmul would, when it fits.
     int64_t width = (int64_t)p->n_head * hd;

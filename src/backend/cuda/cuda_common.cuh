@@ -78,6 +78,18 @@ struct cu_mm_group {
     uint32_t type;
 };
 
+// One layer of the paged KV pool and the step's batch, as every attention
+// kernel reads them (cuda_attn.cu, cuda_attn_decode.cu, cuda_fattn.cu each
+// derive their launch arguments from it).
+struct cu_attn_view {
+    const uint8_t *k, *v;      // the layer's first head row
+    size_t krb, vrb;           // bytes of a head row
+    int B, hkv, group, n_head, window;
+    float scale, softcap;
+    const int32_t *pos, *seq, *block_off, *blocks;
+};
+
+
 // RoPE angles' parameters as the kernels take them (cuda_attn.cu).
 struct cu_rope_args {
     int mode, n_dims;
@@ -154,6 +166,9 @@ struct cu_backend {
 #define CU_BE(be) ((cu_backend *)(be))
 #define CU_T(t) ((cu_tensor *)(t))
 #define CU_CT(t) ((const cu_tensor *)(t))
+
+// The attention view of layer p->layer of kv for the batch cb holds (cuda_attn.cu).
+cu_attn_view cu_attn_view_of(const cu_backend *cb, const cu_kv *kv, const be_attn *p);
 
 // Records the first failure of a launch or of asynchronous work.
 void cu_record(cu_backend *cb, cudaError_t e, const char *what);

@@ -64,14 +64,10 @@ template <int HD> struct fa_cfg {
     static_assert(FA_THREADS % CPR == 0 && N % RPP == 0, "tile shape");
 };
 
-struct fa_args {
+struct fa_args : cu_attn_view {
     const float *q;            // (n, h * hd)
     float *out;                // (n, h * hd)
-    const uint8_t *k, *v;      // the layer's first head row
-    size_t krb, vrb;           // bytes of a head row
-    int n, B, hkv, group, n_head, window;
-    float scale, softcap;
-    const int32_t *pos, *seq, *block_off, *blocks;
+    int n;
 };
 
 // ---- PTX wrappers ----
@@ -493,26 +489,11 @@ void cu_fattn(cu_backend *cb, float *out, const float *q, const cu_kv *kv, const
 {
     const be_kv_config *c = &kv->cfg;
     INF_ASSERT(cu_fattn_usable(kv, p, n));
-    size_t layer_rows = (size_t)p->layer * c->n_blocks * c->block_size * c->n_kv_head;
     fa_args a;
+    static_cast<cu_attn_view &>(a) = cu_attn_view_of(cb, kv, p);
     a.q = q;
     a.out = out;
-    a.k = kv->k + layer_rows * kv->k_row_bytes;
-    a.v = kv->v + layer_rows * kv->v_row_bytes;
-    a.krb = kv->k_row_bytes;
-    a.vrb = kv->v_row_bytes;
     a.n = (int)n;
-    a.B = c->block_size;
-    a.hkv = c->n_kv_head;
-    a.group = p->n_head / p->n_kv_head;
-    a.n_head = p->n_head;
-    a.window = p->window;
-    a.scale = p->scale;
-    a.softcap = p->softcap;
-    a.pos = cb->batch.pos;
-    a.seq = cb->batch.seq;
-    a.block_off = cb->batch.block_off;
-    a.blocks = cb->batch.blocks;
     switch (c->dtype) {
     case BE_KV_F16: launch_hd<BE_KV_F16>(cb, a, p->head_dim_k, p->n_head, n); break;
     case BE_KV_BF16: launch_hd<BE_KV_BF16>(cb, a, p->head_dim_k, p->n_head, n); break;
