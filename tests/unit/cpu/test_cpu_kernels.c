@@ -13,18 +13,10 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/ref/kernels_ref.h"
 #include "check.h"
+#define TEST_RAND_SEED 88172645463325252ull
+#include "test_rand.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
-
-static uint64_t rng = 88172645463325252ull;
-
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
 
 static void check_quantize(const cpu_kernels *kt)
 {

@@ -14,17 +14,8 @@
 #include "backend/cpu/cpu_kernels.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "test_rand.h"
 #include "quant/quant.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
 
 static be_backend *ref, *cpu;
 static const char *level = "";

@@ -36,28 +36,7 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
-static int irand(int n)
-{
-    return (int)((frand() * 0.5f + 0.5f) * (float)n) % n;
-}
-
-static float *randv(int64_t cnt, float amp)
-{
-    float *v = malloc(sizeof(float) * (size_t)(cnt > 0 ? cnt : 1));
-    for (int64_t i = 0; i < cnt; i++) v[i] = frand() * amp;
-    return v;
-}
+#include "test_rand.h"
 
 static be_backend *ref, *cu;
 

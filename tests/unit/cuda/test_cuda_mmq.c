@@ -37,6 +37,7 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "test_rand.h"
 #include "quant/quant.h"
 
 /* Test hook of cuda_mmq.cu: fn(arg) reps times on the backend's stream, directly
@@ -45,21 +46,6 @@ int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg, int reps, 
                        float *ms);
 
 #define MMQ_MAX_N 256 /* CU_MMQ_MAX_N (cuda_mmq.cuh): more rows go to cuBLAS */
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rand64(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static float frand(void)
-{
-    return (float)((rand64() >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
 
 static be_backend *ref, *cu;
 
@@ -191,13 +177,6 @@ static double compare(const char *what, const float *r, const float *c, const do
               what, (long long)bad, (long long)cnt, (long long)first, first >= 0 ? c[first] : 0.0,
               first >= 0 ? r[first] : 0.0, worst);
     return worst;
-}
-
-static float *randv(int64_t cnt, float amp)
-{
-    float *v = malloc(sizeof(float) * (size_t)(cnt > 0 ? cnt : 1));
-    for (int64_t i = 0; i < cnt; i++) v[i] = frand() * amp;
-    return v;
 }
 
 static double worst_ref, worst_model;

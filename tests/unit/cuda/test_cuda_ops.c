@@ -21,22 +21,9 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#define TEST_RAND_SEED 0x2545f4914f6cdd1dull
+#include "test_rand.h"
 #include "quant/quant.h"
-
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static float frand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
-}
-
-static int irand(int n)
-{
-    return (int)((frand() * 0.5f + 0.5f) * (float)n) % n;
-}
 
 static be_backend *ref, *cu;
 
@@ -58,13 +45,6 @@ static pair act(int64_t rows, int64_t width, const float *init)
         be_write(cu, p.c, 0, rows, init);
     }
     return p;
-}
-
-static float *randv(int64_t cnt, float amp)
-{
-    float *v = malloc(sizeof(float) * (size_t)(cnt > 0 ? cnt : 1));
-    for (int64_t i = 0; i < cnt; i++) v[i] = frand() * amp;
-    return v;
 }
 
 static pair rand_act(int64_t rows, int64_t width, float amp)
