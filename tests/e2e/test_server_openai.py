@@ -115,6 +115,22 @@ def test_seed_reproducible_and_n(client):
     assert len(texts) >= 2
 
 
+def test_n_choices_reuse_the_prompt_kv(server, client):
+    # Choices after the first are submitted once the first has its prompt in
+    # the KV cache, so they find its full blocks in the prefix cache.
+    words = " ".join(f"w{i}" for i in range(60))
+    msg = [{"role": "user", "content": f"Unique prompt for the n test: {words}"}]
+    hits0 = server.metric("inferd:prefix_cache_hit_blocks_total")
+    r = client.chat.completions.create(model="tiny", messages=msg, max_tokens=4, temperature=1.0,
+                                       seed=7, n=3)
+    assert len(r.choices) == 3
+    hits = server.metric("inferd:prefix_cache_hit_blocks_total") - hits0
+    p = r.usage.prompt_tokens
+    assert p > 40  # several 16-token blocks
+    # each of choices 1 and 2 reuses every full block before the prompt's last token
+    assert hits >= 2 * ((p - 1) // 16), (hits, p)
+
+
 def test_sixteen_concurrent_streams(client):
     def one(i):
         text = ""
