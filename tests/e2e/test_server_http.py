@@ -312,3 +312,22 @@ def test_chat_template_override(inferd_bin, tiny_model, tmp_path):
     cp = run_inferd(inferd_bin, "serve", "-m", tiny_model, "--port", "0", "--chat-template", bad,
                     check=False, timeout=60)
     assert cp.returncode == 1 and "frobnicate" in cp.stderr
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--gpu-memory-fraction", "0"), ("--gpu-memory-fraction", "1.5"),
+    ("--gpu-memory-fraction", "abc"), ("--kv-cache-fraction", "-0.1"),
+])
+def test_bad_memory_fractions_are_refused(inferd_bin, tiny_model, flag, value):
+    cp = run_inferd(inferd_bin, "serve", "-m", tiny_model, "--port", "0", flag, value,
+                    check=False, timeout=60)
+    assert cp.returncode == 2 and f"bad value for {flag}: '{value}'" in cp.stderr
+
+
+def test_gpu_memory_fraction_is_accepted_on_cpu(inferd_bin, tiny_model):
+    # On a host-memory backend the fraction has nothing to size; the server starts.
+    s = Server(inferd_bin, tiny_model, "--backend", "cpu", "--gpu-memory-fraction", "0.5")
+    try:
+        assert requests.get(s.url + "/health", timeout=10).status_code == 200
+    finally:
+        assert s.stop() == 0
