@@ -65,6 +65,7 @@ struct cu_graph_slot {
 };
 
 #define CU_GRAPH_SLOTS 48
+#define CU_GRAPH_SEEN 64   // step shapes seen once, not yet recorded
 
 // Decode matmuls on one x not yet launched (cuda_mmvq.cu): launched together.
 #define CU_MM_GROUP 3
@@ -155,6 +156,8 @@ struct cu_backend {
     cu_graph_slot graphs[CU_GRAPH_SLOTS];
     uint64_t graph_clock;
     uint64_t graph_key;    // of the step being recorded
+    uint64_t graph_seen[CU_GRAPH_SEEN]; // keys run once op by op (a ring)
+    uint32_t graph_seen_next;
     bool graph_recording;
     bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
     void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it

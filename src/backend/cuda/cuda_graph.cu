@@ -15,7 +15,10 @@
 //
 // Only steps of up to CU_GRAPH_MAX_ROWS rows are recorded (decode and batched
 // decode): a prefill step is a few large kernels, and its row count rarely
-// repeats. Recordings live in a small cache, the least recently used replaced.
+// repeats. A shape is recorded the second time it comes (the first runs op by
+// op and is remembered), so that one-off shapes, such as the last chunk of a
+// short prompt, do not pay for a capture and an instantiation they never use.
+// Recordings live in a small cache, the least recently used replaced.
 #include <cstdlib>
 #include <cstring>
 
@@ -77,6 +80,12 @@ int cu_graph_begin(be_backend *be, uint64_t key)
         cudaError_t e = cudaGraphLaunch(g->exec, cb->stream);
         if (e != cudaSuccess) cu_record(cb, e, "graph replay");
         return BE_GRAPH_REPLAYED;
+    }
+    bool seen = false;
+    for (int i = 0; i < CU_GRAPH_SEEN && !seen; i++) seen = cb->graph_seen[i] == k;
+    if (!seen) {
+        cb->graph_seen[cb->graph_seen_next++ % CU_GRAPH_SEEN] = k;
+        return BE_GRAPH_OFF;
     }
     // Thread-local: only this thread's calls are checked against the capture.
     cudaError_t e = cudaStreamBeginCapture(cb->stream, cudaStreamCaptureModeThreadLocal);

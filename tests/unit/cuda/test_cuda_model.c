@@ -17,10 +17,11 @@
  * 3. Step recording (cuda_graph.cu): a synthetic llama in Q4_0 and in F16 on
  *    two cuda backends, one with recording off (INFERD_CUDA_GRAPHS=0): three
  *    sequences get prompts of 250, 100 and 31 tokens in steps of up to 32 rows
- *    (recorded once per shape, replayed chunk after chunk), then 24 batched
- *    decode steps of all three (n = 3, replayed with new positions and block
- *    tables each step, the longest crossing the 256-token bucket of context
- *    lengths); every step's logits are bit-identical on both. */
+ *    (a shape runs op by op the first time, is recorded the second and
+ *    replayed after), then 24 batched decode steps of all three (n = 3,
+ *    replayed with new positions and block tables each step, the longest
+ *    crossing the 256-token bucket of context lengths); every step's logits
+ *    are bit-identical on both. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
