@@ -39,15 +39,9 @@ __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t 
                             float2 *__restrict__ ds)
 {
     int64_t b = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
-    if (b >= blocks) return;
-    int lane = threadIdx.x % 32;
-    float v = x[32 * b + lane];
-    float amax = cu_warp_max(fabsf(v));
-    float d = amax / 127.0f;
-    int qi = amax == 0.0f ? 0 : __float2int_rn(v / d);
-    q[32 * b + lane] = (int8_t)qi;
-    int sum = __reduce_add_sync(0xffffffffu, qi);
-    if (lane == 0) ds[b] = make_float2(d, d * (float)sum);
+    if (b >= blocks) return; // whole warps leave together
+    int64_t i = 32 * b + threadIdx.x % 32;
+    cu_q8_round_warp(x[i], i, q, ds);
 }
 
 // One matmul of a launch: its weight, output, bias, rows, and its first block.
@@ -402,7 +396,9 @@ void cu_mmvq_flush(cu_backend *cb)
     p->cnt = 0;
 }
 
-bool cu_mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
+// Whether a decode matmul of w on n rows of x may join the pending ones (or
+// none is pending).
+static bool mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
 {
     const cu_mm_group *p = &cb->pmm;
     if (!p->cnt) return true;
@@ -417,7 +413,7 @@ bool cu_mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int
 void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
              const float *bias)
 {
-    if (!cu_mmvq_joins(cb, w, x, n)) cu_mmvq_flush(cb);
+    if (!mmvq_joins(cb, w, x, n)) cu_mmvq_flush(cb);
     cu_mm_group *p = &cb->pmm;
     for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
         if (p->y[j] == y) {

@@ -52,10 +52,6 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k);
 // matmul that may join them calls it first (the op table's wrappers).
 void cu_mmvq_flush(cu_backend *cb);
 
-// Whether a decode matmul of w on n rows of x may join the pending ones (or
-// none is pending).
-bool cu_mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n);
-
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1),
 // w packed: x is rounded to int8 with one scale per 32 values (once per x and
 // step, cb->q8_*), then integer dot products (dp4a) per block. The launch may

@@ -85,33 +85,9 @@ struct deq_rows {
 
 // ---- row ops ----
 
-// Sum over the block (THREADS threads); every thread gets the result.
+// Sum and maximum over the block (any multiple of 32 threads up to 1024);
+// every thread gets the result. sh: 32 floats of shared memory.
 __device__ float block_sum(float v, float *sh)
-{
-    v = cu_warp_sum(v);
-    int w = threadIdx.x / 32, l = threadIdx.x % 32;
-    __syncthreads();
-    if (l == 0) sh[w] = v;
-    __syncthreads();
-    float t = 0;
-    for (int i = 0; i < THREADS / 32; i++) t += sh[i];
-    return t;
-}
-
-__device__ float block_max(float v, float *sh)
-{
-    v = cu_warp_max(v);
-    int w = threadIdx.x / 32, l = threadIdx.x % 32;
-    __syncthreads();
-    if (l == 0) sh[w] = v;
-    __syncthreads();
-    float t = -INFINITY;
-    for (int i = 0; i < THREADS / 32; i++) t = fmaxf(t, sh[i]);
-    return t;
-}
-
-// Sum over the block (any multiple of 32 threads up to 1024); every thread gets it.
-__device__ float block_sum_any(float v, float *sh)
 {
     v = cu_warp_sum(v);
     int w = threadIdx.x / 32, l = threadIdx.x % 32, nw = blockDim.x / 32;
@@ -120,6 +96,18 @@ __device__ float block_sum_any(float v, float *sh)
     __syncthreads();
     float t = 0;
     for (int i = 0; i < nw; i++) t += sh[i];
+    return t;
+}
+
+__device__ float block_max(float v, float *sh)
+{
+    v = cu_warp_max(v);
+    int w = threadIdx.x / 32, l = threadIdx.x % 32, nw = blockDim.x / 32;
+    __syncthreads();
+    if (l == 0) sh[w] = v;
+    __syncthreads();
+    float t = -INFINITY;
+    for (int i = 0; i < nw; i++) t = fmaxf(t, sh[i]);
     return t;
 }
 
@@ -148,7 +136,7 @@ __global__ void rms_norm_kernel(float *out, float *x, const float *b, const floa
         }
         ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
-    ss = block_sum_any(ss, sh);
+    ss = block_sum(ss, sh);
     float r = rsqrtf(ss / (float)e + eps);
     for (int64_t base = 0; base < e4; base += blockDim.x) {
         int64_t c = base + threadIdx.x;
