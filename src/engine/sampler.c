@@ -363,11 +363,17 @@ static void top_raw(const float *l, int32_t v, int32_t n, double lse, sampler_lo
     }
 }
 
-bool sampler_params_plain_greedy(const sampler_params *p)
+/* Takes the most likely token, and nothing (bias, penalties) changes the logits. */
+static bool greedy_on_raw_logits(const sampler_params *p)
 {
     return (p->temperature <= 0.0f || p->top_k == 1) && p->n_logit_bias == 0 &&
            p->repetition_penalty == 1.0f && p->frequency_penalty == 0.0f &&
-           p->presence_penalty == 0.0f && p->skip_logprob && p->n_logprobs == 0;
+           p->presence_penalty == 0.0f;
+}
+
+bool sampler_params_plain_greedy(const sampler_params *p)
+{
+    return greedy_on_raw_logits(p) && p->skip_logprob && p->n_logprobs == 0;
 }
 
 void sampler_take(const sampler_seq *q, int32_t token, sampler_result *out)
@@ -392,10 +398,8 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
     }
 
     bool greedy = p->temperature <= 0.0f || p->top_k == 1;
-    bool plain = p->n_logit_bias == 0 && p->repetition_penalty == 1.0f &&
-                 p->frequency_penalty == 0.0f && p->presence_penalty == 0.0f;
     int32_t tok;
-    if (greedy && plain) {
+    if (greedy_on_raw_logits(p)) {
         /* Nothing changes the logits: the raw argmax is the answer (a decode
          * step of a 128k vocabulary saves two passes over it). */
         tok = logits[raw_best] == -INFINITY ? -1 : raw_best;

@@ -216,6 +216,54 @@ static void test_bias_logprobs_stop(void)
     CHECK(!r.stop);
 }
 
+/* Plain greedy (the engine may let the backend pick the token): exactly the
+ * parameters under which the raw argmax is the answer, and sampler_take gives
+ * what sampler_sample gives for that token. */
+static void test_plain_greedy(void)
+{
+    sampler_params p;
+    sampler_params_init(&p);
+    p.temperature = 0;
+    p.skip_logprob = true;
+    CHECK(sampler_params_plain_greedy(&p));
+    sampler_params q = p;
+    q.temperature = 0.7f;
+    CHECK(!sampler_params_plain_greedy(&q));
+    q.top_k = 1; /* top_k = 1 is greedy at any temperature */
+    CHECK(sampler_params_plain_greedy(&q));
+    sampler_bias b = {2, 1.0f};
+    q = p, q.logit_bias = &b, q.n_logit_bias = 1;
+    CHECK(!sampler_params_plain_greedy(&q));
+    q = p, q.repetition_penalty = 1.1f;
+    CHECK(!sampler_params_plain_greedy(&q));
+    q = p, q.frequency_penalty = 0.5f;
+    CHECK(!sampler_params_plain_greedy(&q));
+    q = p, q.presence_penalty = 0.5f;
+    CHECK(!sampler_params_plain_greedy(&q));
+    q = p, q.skip_logprob = false; /* the chosen token's logprob is wanted */
+    CHECK(!sampler_params_plain_greedy(&q));
+    q = p, q.n_logprobs = 2;
+    CHECK(!sampler_params_plain_greedy(&q));
+
+    int32_t stop = 3;
+    p.stop_ids = &stop;
+    p.n_stop_ids = 1;
+    float l[V] = {0, 1, 2, 5, 1, 0, -1, -2};
+    for (int32_t tok = 2; tok <= 3; tok++) {
+        l[tok] = 9.0f; /* make tok the argmax */
+        sampler_seq sq;
+        CHECK(sampler_seq_init(&sq, &p, NULL, 0, 4, NULL) == 0);
+        sampler_result a, t;
+        sampler_sample(smp, &sq, l, &a);
+        sampler_take(&sq, tok, &t);
+        CHECK_EQ_INT(a.token, tok);
+        CHECK(t.token == a.token && t.stop == a.stop && t.n_top == 0 && t.logprob == 0.0f);
+        CHECK(t.stop == (tok == 3));
+        sampler_seq_free(&sq);
+        l[tok] = (float)tok;
+    }
+}
+
 static void test_batch_and_validate(void)
 {
     sampler_params g, t;
@@ -312,6 +360,7 @@ int main(void)
     test_seeds();
     test_penalties();
     test_bias_logprobs_stop();
+    test_plain_greedy();
     test_batch_and_validate();
     test_large_vocab();
     sampler_free(smp);
