@@ -21,6 +21,10 @@ extern "C" {
  * Destroy with be_destroy. One thread at a time. */
 int be_cuda_create(int n_threads, be_backend **out, inf_error *err);
 
+/* Steps recorded as CUDA graphs, and steps replayed from a recording, since
+ * the backend was created (be must be a cuda backend): for tests and reports. */
+void be_cuda_graph_counts(const be_backend *be, uint64_t *recorded, uint64_t *replayed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -158,6 +158,7 @@ struct cu_backend {
     uint64_t graph_key;    // of the step being recorded
     uint64_t graph_seen[CU_GRAPH_SEEN]; // keys run once op by op (a ring)
     uint32_t graph_seen_next;
+    uint64_t graph_recorded, graph_replayed; // be_cuda_graph_counts
     bool graph_recording;
     bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
     void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it

@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_common.cuh"
 
 extern "C" {
@@ -60,6 +61,14 @@ cu_graph_slot *victim(cu_backend *cb)
 
 } // namespace
 
+extern "C" void be_cuda_graph_counts(const be_backend *be, uint64_t *recorded, uint64_t *replayed)
+{
+    const cu_backend *cb = (const cu_backend *)be;
+    INF_ASSERT(be && be->name && strcmp(be->name, "cuda") == 0);
+    *recorded = cb->graph_recorded;
+    *replayed = cb->graph_replayed;
+}
+
 void cu_graph_reset(cu_backend *cb)
 {
     for (int i = 0; i < CU_GRAPH_SLOTS; i++) {
@@ -77,6 +86,7 @@ int cu_graph_begin(be_backend *be, uint64_t key)
     cu_graph_slot *g = find(cb, k);
     if (g) {
         g->used = ++cb->graph_clock;
+        cb->graph_replayed++;
         cudaError_t e = cudaGraphLaunch(g->exec, cb->stream);
         if (e != cudaSuccess) cu_record(cb, e, "graph replay");
         return BE_GRAPH_REPLAYED;
@@ -126,6 +136,7 @@ int cu_graph_end(be_backend *be, inf_error *err)
     g->key = cb->graph_key;
     g->exec = exec;
     g->used = ++cb->graph_clock;
+    cb->graph_recorded++;
     e = cudaGraphLaunch(exec, cb->stream);
     if (e != cudaSuccess) cu_record(cb, e, "graph launch");
     return INF_OK;

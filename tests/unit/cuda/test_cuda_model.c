@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_probe.h"
 #include "check.h"
 #include "model/arch.h"
@@ -324,6 +325,14 @@ static void check_graphs(uint32_t type)
                   len[1][0]);
         CHECK_MSG(differ == 0, "graphs %s: %d of %d steps differ from the unrecorded backend",
                   quant_type_name(type), differ, steps);
+        /* and the recording really happened: the prefill chunks of 32 rows and
+         * the decode steps of 3 repeat their shapes, so most steps replay */
+        uint64_t rec[2], rep[2];
+        for (int k = 0; k < 2; k++) be_cuda_graph_counts(be[k], &rec[k], &rep[k]);
+        CHECK_MSG(rec[0] >= 2 && rep[0] >= (uint64_t)steps / 2, "graphs %s: %llu recorded, %llu "
+                  "replayed of %d steps", quant_type_name(type), (unsigned long long)rec[0],
+                  (unsigned long long)rep[0], steps);
+        CHECK_MSG(rec[1] == 0 && rep[1] == 0, "INFERD_CUDA_GRAPHS=0 still recorded");
         printf("graphs %-4s: %d steps, %d differ from running op by op\n", quant_type_name(type),
                steps, differ);
         free(l[0]);
