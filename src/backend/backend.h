@@ -503,6 +503,23 @@ static inline const be_tensor_info *be_tensor_info_of(const be_tensor *t)
     return (const be_tensor_info *)t;
 }
 
+/* The shape contract of be_attention, asserted the same way by every backend:
+ * the pool c matches p, q (n, h * hd) and out (n, h * hdv) are distinct and
+ * hold n rows, and n is at most batch_n, the rows of the step's batch. */
+static inline void be_attention_assert(const be_kv_config *c, const be_tensor *out,
+                                       const be_tensor *q, const be_attn *p, int64_t n,
+                                       int64_t batch_n)
+{
+    const be_tensor_info *qi = be_tensor_info_of(q), *oi = be_tensor_info_of(out);
+    INF_ASSERT(p->layer >= 0 && p->layer < c->n_layer && p->n_kv_head == c->n_kv_head);
+    INF_ASSERT(p->head_dim_k == c->head_dim_k && p->head_dim_v == c->head_dim_v &&
+               p->n_head % p->n_kv_head == 0);
+    INF_ASSERT(qi->ne[0] == (int64_t)p->n_head * p->head_dim_k);
+    INF_ASSERT(oi->ne[0] == (int64_t)p->n_head * p->head_dim_v && out != q);
+    INF_ASSERT(n <= batch_n && n <= qi->ne[1] * qi->ne[2] * qi->ne[3] &&
+               n <= oi->ne[1] * oi->ne[2] * oi->ne[3]);
+}
+
 /* Elements per row (ne[0]) and row capacity (product of the outer dims). */
 int64_t be_tensor_row_len(const be_tensor *t);
 int64_t be_tensor_rows(const be_tensor *t);

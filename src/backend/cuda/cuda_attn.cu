@@ -438,12 +438,8 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     const cu_kv *kv = (const cu_kv *)kvp;
     const be_kv_config *c = &kv->cfg;
     int32_t hd = p->head_dim_k, hdv = p->head_dim_v;
-    INF_ASSERT(p->layer >= 0 && p->layer < c->n_layer && p->n_kv_head == c->n_kv_head);
-    INF_ASSERT(hd == c->head_dim_k && hdv == c->head_dim_v && p->n_head % p->n_kv_head == 0);
-    INF_ASSERT(hdv <= ATT_THREADS * ATT_EPT);
-    INF_ASSERT(!CU_CT(q)->weight && cu_row_len(q) == (int64_t)p->n_head * hd);
-    INF_ASSERT(!CU_CT(out)->weight && cu_row_len(out) == (int64_t)p->n_head * hdv && out != q);
-    INF_ASSERT(n <= cb->batch.n && n <= cu_rows(q) && n <= cu_rows(out));
+    be_attention_assert(c, out, q, p, n, cb->batch.n);
+    INF_ASSERT(!CU_CT(q)->weight && !CU_CT(out)->weight && hdv <= ATT_THREADS * ATT_EPT);
     if (n <= 0) return;
     attn_args a;
     static_cast<cu_attn_view &>(a) = cu_attn_view_of(cb, kv, p);

@@ -193,11 +193,8 @@ void ref_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_
     const ref_kv *kv = (const ref_kv *)kvp;
     const be_kv_config *c = &kv->cfg;
     int32_t hd = p->head_dim_k, hdv = p->head_dim_v;
-    INF_ASSERT(p->layer >= 0 && p->layer < c->n_layer && p->n_kv_head == c->n_kv_head);
-    INF_ASSERT(hd == c->head_dim_k && hdv == c->head_dim_v && p->n_head % p->n_kv_head == 0);
-    INF_ASSERT(CRT(q)->f && CRT(q)->info.ne[0] == (int64_t)p->n_head * hd);
-    INF_ASSERT(RT(out)->f && RT(out)->info.ne[0] == (int64_t)p->n_head * hdv && out != q);
-    INF_ASSERT(n <= b->n && n <= be_tensor_rows(q) && n <= be_tensor_rows(out));
+    be_attention_assert(c, out, q, p, n, b->n);
+    INF_ASSERT(CRT(q)->f && RT(out)->f); /* activations */
     /* Scratch: key row, value row, then one score per visible position. */
     float *krow = rb->scratch, *vrow = rb->scratch + hd;
     int32_t group = p->n_head / p->n_kv_head;
