@@ -594,8 +594,7 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
         cu_destroy(&cb->base);
         return fail(err, INF_ERR_UNSUPPORTED, e, "cannot start device 0", nullptr);
     }
-    const char *g = getenv("INFERD_CUDA_GRAPHS");
-    cb->graph_off = g && strcmp(g, "0") == 0;
+    cb->graph_off = cu_env_int("INFERD_CUDA_GRAPHS", 1) == 0;
     // A workspace of our own, so that cuBLAS allocates nothing while a step is
     // being recorded.
     e = cudaMalloc(&cb->blas_ws, CU_BLAS_WS_BYTES);

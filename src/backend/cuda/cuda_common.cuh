@@ -16,6 +16,7 @@
 #define INFERD_CUDA_COMMON_CUH
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 
 #include <cublas_v2.h>
@@ -182,6 +183,17 @@ void cu_record(cu_backend *cb, cudaError_t e, const char *what);
 int cu_graph_begin(be_backend *be, uint64_t key);
 int cu_graph_end(be_backend *be, inf_error *err);
 void cu_graph_reset(cu_backend *cb);
+
+// The integer value of an environment switch (INFERD_CUDA_*: escape hatches and
+// measurement knobs, docs/cuda.md), or dflt when it is unset or not a number.
+// Callers read it once and keep it.
+static inline int cu_env_int(const char *name, int dflt)
+{
+    const char *e = getenv(name);
+    char *end;
+    long v = e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end ? (int)v : dflt;
+}
 
 // Checks the last launch (no synchronisation).
 static inline void cu_check_launch(cu_backend *cb, const char *what)

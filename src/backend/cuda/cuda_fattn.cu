@@ -433,12 +433,8 @@ __global__ void __launch_bounds__(FA_THREADS, 2) fattn_kernel(fa_args a)
 bool fattn_enabled()
 {
     // Read once; a racy first read by two threads stores the same value.
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("INFERD_CUDA_FATTN");
-        on = e && strcmp(e, "0") == 0 ? 0 : 1;
-    }
-    return on == 1;
+    static const bool on = cu_env_int("INFERD_CUDA_FATTN", 1) != 0;
+    return on;
 }
 
 template <int DT, int HD>

@@ -91,13 +91,8 @@ namespace {
 
 int64_t mmq_min_n()
 {
-    static int64_t v = 0;
-    if (!v) {
-        const char *e = getenv("INFERD_CUDA_MMQ_MIN_N");
-        int64_t x = e ? atoll(e) : 0;
-        v = x >= 2 && x <= CU_GEMM_MIN_N ? x : CU_MMQ_MIN_N;
-    }
-    return v;
+    static const int x = cu_env_int("INFERD_CUDA_MMQ_MIN_N", CU_MMQ_MIN_N);
+    return x >= 2 && x <= CU_GEMM_MIN_N ? x : CU_MMQ_MIN_N;
 }
 
 } // namespace

@@ -450,12 +450,8 @@ void launch_n(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const flo
 
 bool cu_mmq_enabled(void)
 {
-    static int on = -1;
-    if (on < 0) {
-        const char *v = getenv("INFERD_CUDA_MMQ");
-        on = !(v && strcmp(v, "0") == 0);
-    }
-    return on != 0;
+    static const bool on = cu_env_int("INFERD_CUDA_MMQ", 1) != 0;
+    return on;
 }
 
 void cu_mmq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,

@@ -200,12 +200,8 @@ int row_split(int64_t units)
 // rows a warp for several x rows (1 also for one), for such A/B measurements.
 int rows_per_warp(int ks, int nr)
 {
-    static int forced = -1;
-    if (forced < 0) {
-        const char *e = getenv("INFERD_CUDA_MMVQ_RW");
-        forced = e ? atoi(e) : 0;
-        if (forced != 1 && forced != 2 && forced != 4) forced = 0;
-    }
+    static const int env = cu_env_int("INFERD_CUDA_MMVQ_RW", 0);
+    const int forced = env == 1 || env == 2 || env == 4 ? env : 0;
     if (forced == 1 || nr == 1) return 1;
     int rw = forced ? forced : 4;
     return ks == 1 ? rw : 2;
