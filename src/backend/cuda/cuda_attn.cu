@@ -129,6 +129,7 @@ __global__ void kv_write_kernel(int dtype, uint8_t *kbase, uint8_t *vbase, size_
                                 const int32_t *pos, const int32_t *seq, const int32_t *block_off,
                                 const int32_t *blocks)
 {
+    cu_pdl_wait();
     int64_t i = blockIdx.x;
     int g = blockIdx.y;
     int p = pos[i], s = seq[i];
@@ -155,6 +156,7 @@ struct kv_store {
 __global__ void rope_store_kernel(float *x0, int64_t ld0, int h0, float *x1, int64_t ld1, int hd,
                                   rope_args a, const float *ff, const int32_t *pos, kv_store st)
 {
+    cu_pdl_wait();
     int64_t r = blockIdx.x;
     int y = blockIdx.y;
     bool second = y >= h0;
@@ -257,6 +259,7 @@ template <int DT> __device__ void attn_unit(const attn_args &a, int unit, float 
 template <int DT>
 __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(attn_args a)
 {
+    cu_pdl_wait();
     extern __shared__ float sm[];
     attn_unit<DT>(a, blockIdx.x, sm);
 }
@@ -292,6 +295,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_rest_kernel(attn_args a, int
 __global__ void attn_combine_kernel(float *out, const float *part, int nsp, int hdv, int8_t *q8,
                                     float2 *q8ds)
 {
+    cu_pdl_wait();
     const float *pp = part + (size_t)blockIdx.x * nsp * (hdv + 2);
     float M = -INFINITY;
     for (int s = 0; s < nsp; s++) M = fmaxf(M, pp[(size_t)s * (hdv + 2)]);
@@ -327,7 +331,7 @@ void launch_rope(cu_backend *cb, const kv_store &st)
     cu_pending_rope *p = &cb->prope;
     int h1 = p->cnt == 2 ? p->n_head[1] : 0;
     dim3 grid((unsigned)p->n, (unsigned)(p->n_head[0] + h1));
-    rope_store_kernel<<<grid, rope_threads(p->a.n_dims), 0, cb->stream>>>(
+    cu_launch(cb, rope_store_kernel, grid, rope_threads(p->a.n_dims), 0,
         p->x[0], p->ld[0], p->n_head[0], p->cnt == 2 ? p->x[1] : nullptr, p->ld[1], p->head_dim,
         p->a, p->ff, cb->batch.pos, st);
     cu_check_launch(cb, st.on ? "rope and kv_write" : "rope");
@@ -423,7 +427,7 @@ void cu_kv_write(be_backend *be, be_kv *kvp, int32_t layer, const be_tensor *k, 
     cu_flush_rope(cb);
     if (n <= 0) return;
     dim3 grid((unsigned)n, (unsigned)c->n_kv_head);
-    kv_write_kernel<<<grid, 32, 0, cb->stream>>>(
+    cu_launch(cb, kv_write_kernel, grid, 32, 0,
         (int)c->dtype, kv->k + layer_rows * kv->k_row_bytes, kv->v + layer_rows * kv->v_row_bytes,
         kv->k_row_bytes, kv->v_row_bytes, (const float *)CU_CT(k)->d, (const float *)CU_CT(v)->d,
         c->n_kv_head, c->head_dim_k, c->head_dim_v, c->block_size, cb->batch.pos, cb->batch.seq,
@@ -489,10 +493,10 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     }
     dim3 grid((unsigned)units, (unsigned)nsp);
     switch (c->dtype) {
-    case BE_KV_F32: attn_kernel<BE_KV_F32><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
-    case BE_KV_F16: attn_kernel<BE_KV_F16><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
-    case BE_KV_BF16: attn_kernel<BE_KV_BF16><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
-    case BE_KV_Q8: attn_kernel<BE_KV_Q8><<<grid, ATT_THREADS, smem, cb->stream>>>(a); break;
+    case BE_KV_F32: cu_launch(cb, attn_kernel<BE_KV_F32>, grid, ATT_THREADS, smem, a); break;
+    case BE_KV_F16: cu_launch(cb, attn_kernel<BE_KV_F16>, grid, ATT_THREADS, smem, a); break;
+    case BE_KV_BF16: cu_launch(cb, attn_kernel<BE_KV_BF16>, grid, ATT_THREADS, smem, a); break;
+    case BE_KV_Q8: cu_launch(cb, attn_kernel<BE_KV_Q8>, grid, ATT_THREADS, smem, a); break;
     }
     cu_check_launch(cb, "attention");
     if (nsp > 1) cu_attn_combine(cb, a.out, a.part, units, (int)nsp, hdv);
@@ -525,7 +529,7 @@ void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t unit
                      int hdv, int8_t *q8, float2 *q8ds)
 {
     INF_ASSERT(!q8 || hdv % 32 == 0);
-    attn_combine_kernel<<<(unsigned)units, 128, 0, cb->stream>>>(out, part, nsp, hdv, q8, q8ds);
+    cu_launch(cb, attn_combine_kernel, (unsigned)units, 128, 0, out, part, nsp, hdv, q8, q8ds);
     cu_check_launch(cb, "attention combine");
 }
 

@@ -70,6 +70,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
     constexpr int NSUB = WARPS * KPW;  // key slots of the block
     __shared__ float sm_m[NSUB][GM], sm_s[NSUB][GM];
     __shared__ float sm_acc[NSUB][GM][HD];
+    cu_pdl_wait();
 
     const int row = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv;
     const int sp = blockIdx.y, nsp = gridDim.y;
@@ -200,7 +201,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
 template <int DT, int HD, int GM>
 void launch(cu_backend *cb, dim3 grid, const dec_args &a)
 {
-    attn_decode_kernel<DT, HD, GM><<<grid, WARPS * 32, 0, cb->stream>>>(a);
+    cu_launch(cb, attn_decode_kernel<DT, HD, GM>, grid, WARPS * 32, 0, a);
 }
 
 template <int DT, int HD>

@@ -595,6 +595,9 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
         return fail(err, INF_ERR_UNSUPPORTED, e, "cannot start device 0", nullptr);
     }
     cb->graph_off = cu_env_int("INFERD_CUDA_GRAPHS", 1) == 0;
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    cb->pdl = major >= 9 && cu_env_int("INFERD_CUDA_PDL", 1) != 0; // cu_launch
     // A workspace of our own, so that cuBLAS allocates nothing while a step is
     // being recorded.
     e = cudaMalloc(&cb->blas_ws, CU_BLAS_WS_BYTES);

@@ -78,6 +78,7 @@ struct cu_mm_group {
     const float *x;
     int64_t n, k;
     uint32_t type;
+    bool f16;              // the f16 tensor-core kernel's rows (cuda_mmf.cu), not dp4a
 };
 
 // One layer of the paged KV pool and the step's batch, as every attention
@@ -143,6 +144,12 @@ struct cu_backend {
     int64_t q8_n, q8_k;
     uint64_t q8_gen;
     uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
+    // The f16 tensor-core matmul (cuda_mmf.cu): x as f16 in its permuted k order
+    // in gemm_x, kept while f16_src / f16_n / f16_k and f16_gen == op_gen say it
+    // still holds that x (the cuBLAS path, which also writes gemm_x, clears f16_src).
+    const float *f16_src;
+    int64_t f16_n, f16_k;
+    uint64_t f16_gen;
     cu_pending_add padd;   // see cu_flush_add
     cu_mm_group pmm;       // see cu_mmvq_flush
     cu_pending_rope prope; // see cu_flush_rope
@@ -163,6 +170,7 @@ struct cu_backend {
     bool graph_recording;
     bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
     void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it
+    bool pdl;              // cu_launch overlaps kernels (INFERD_CUDA_PDL, default on)
     // First failure of enqueued work, reported at the next read / sync.
     int err_code;
     char err_msg[256];
@@ -223,6 +231,50 @@ static inline int32_t cu_q8_group(int32_t hd)
 static inline unsigned cu_blocks(int64_t count, int threads)
 {
     return (unsigned)((count + threads - 1) / threads);
+}
+
+// ---- overlapped launches (programmatic dependent launch) ----
+// A decode step is ~330 kernels of 2-20 us each; between two of them the GPU
+// drains the first (its last blocks run on a few SMs) and ramps the second up
+// (launch, block scheduling, the first loads' latency): about 1-2 us a pair,
+// a large share of an 8B decode step. cu_launch lets a kernel's blocks start
+// while the kernel before it on the stream still runs: they take SMs as that
+// one's blocks leave, read what does not depend on it (weights), and then
+// wait in cu_pdl_wait until it has finished and its writes are visible.
+//
+// The contract of a kernel started by cu_launch: before cu_pdl_wait it writes
+// nothing and reads only memory that no kernel of the step writes (weights,
+// launch arguments). A kernel started by a plain <<<>>> launch, or one that
+// never calls cu_pdl_wait, may not be started by cu_launch. cu_pdl_wait also
+// lets the kernel after this one start early (it is called once this kernel's
+// own inputs are ready, so at most two kernels overlap). Without the launch
+// attribute (INFERD_CUDA_PDL=0, or before sm_90) cu_pdl_wait returns at once.
+__device__ __forceinline__ void cu_pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+// kernel<<<grid, block, smem, cb->stream>>>(args...), allowed to overlap the
+// kernel before it when cb->pdl (see above). Errors surface through
+// cu_check_launch as for a plain launch.
+template <typename... P, typename... A>
+static inline void cu_launch(cu_backend *cb, void (*kernel)(P...), dim3 grid, dim3 block,
+                             size_t smem, A &&...args)
+{
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = cb->stream;
+    cfg.attrs = attr;
+    cfg.numAttrs = cb->pdl ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, kernel, static_cast<A &&>(args)...);
 }
 
 // ---- device helpers ----

@@ -26,6 +26,7 @@
 // projection alone (1024 rows of an 8B model) is too small to fill the GPU, and
 // each launch costs its ramp-up and drain.
 #include "backend/cuda/cuda_mmvq.cuh"
+#include "backend/cuda/cuda_mmf.cuh"
 
 #include <cstdlib>
 #include <cstring>
@@ -38,6 +39,7 @@ constexpr int WARPS = 4;
 __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t *__restrict__ q,
                             float2 *__restrict__ ds)
 {
+    cu_pdl_wait();
     int64_t b = (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (b >= blocks) return; // whole warps leave together
     int64_t i = 32 * b + threadIdx.x % 32;
@@ -98,9 +100,9 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     for (int j = 0; j < RW; j++)
 #pragma unroll
         for (int r = 0; r < NR; r++) acc[j][r] = 0.0f;
-    for (int64_t u0 = ubeg + lane; u0 < uend && valid; u0 += 32 * UNR) {
-        uint4 q[RW][UNR];
-        float dw[RW][UNR];
+    uint4 q[RW][UNR];
+    float dw[RW][UNR];
+    auto load = [&](int64_t u0) { // UNR units of each of the RW rows, from u0 on
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
@@ -112,6 +114,14 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
                 }
             }
         }
+    };
+    // The weights do not depend on the kernels before this one: the first
+    // loads are in flight before waiting for them (cu_pdl_wait), so that they
+    // overlap the end of the previous kernel; x is read only after it.
+    if (valid && ubeg + lane < uend) load(ubeg + lane);
+    cu_pdl_wait();
+    for (int64_t u0 = ubeg + lane; u0 < uend && valid; u0 += 32 * UNR) {
+        if (u0 != ubeg + lane) load(u0);
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
@@ -213,9 +223,9 @@ void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, co
 {
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
     if (per_lane <= 4)
-        mmvq_kernel<T, NR, 4, KS, RW><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
     else
-        mmvq_kernel<T, NR, 8, KS, RW><<<blocks, WARPS * 32, 0, cb->stream>>>(g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
 }
 
 template <int T, int NR, int KS>
@@ -350,7 +360,7 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k)
     // gate, up share their input): cb->op_gen counts those ops.
     if (cb->q8_src == x && cb->q8_n >= n && cb->q8_k == k && cb->q8_gen == cb->op_gen) return;
     int64_t blocks = n * (k / 32);
-    q8_x_kernel<<<cu_blocks(blocks, 8), 256, 0, cb->stream>>>(x, blocks, cb->q8_x, cb->q8_ds);
+    cu_launch(cb, q8_x_kernel, cu_blocks(blocks, 8), 256, 0, x, blocks, cb->q8_x, cb->q8_ds);
     cu_check_launch(cb, "matmul: x to int8");
     cb->q8_src = x;
     cb->q8_n = n;
@@ -362,6 +372,7 @@ void cu_mmvq_flush(cu_backend *cb)
 {
     cu_mm_group *p = &cb->pmm;
     if (!p->cnt) return;
+    if (p->f16) return cu_mmf_flush(cb); // rows of the f16 tensor-core kernel
     int64_t k = p->k, nb = k / 32;
     for (int64_t i = 0; i < p->n;) {
         int64_t left = p->n - i;

@@ -122,6 +122,7 @@ __global__ void rms_norm_kernel(float *out, float *x, const float *b, const floa
                                 float eps, int8_t *q, float2 *ds)
 {
     __shared__ float sh[32];
+    cu_pdl_wait();
     int64_t g0 = (int64_t)blockIdx.x * e, e4 = e / 4;
     float4 *xg = (float4 *)(x + g0);
     float4 *og = (float4 *)(out + g0);
@@ -174,6 +175,7 @@ __global__ void rms_norm_scalar_kernel(float *out, const float *x, const float *
                                        float eps)
 {
     __shared__ float sh[THREADS / 32];
+    cu_pdl_wait();
     const float *xg = x + (int64_t)blockIdx.x * e;
     float *og = out + (int64_t)blockIdx.x * e;
     float ss = 0;
@@ -193,6 +195,7 @@ unsigned norm_threads(int64_t e)
 
 __global__ void softmax_kernel(float *out, const float *x, int64_t d)
 {
+    cu_pdl_wait();
     __shared__ float sh[THREADS / 32];
     const float *xr = x + (int64_t)blockIdx.x * d;
     float *orow = out + (int64_t)blockIdx.x * d;
@@ -214,8 +217,9 @@ enum ew_op { EW_SWIGLU, EW_GEGLU, EW_ADD, EW_MUL, EW_SCALE, EW_SOFTCAP };
 // and cnt is a multiple of 32): also rounds the output to int8 into q / ds.
 template <int OP, bool Q8 = false>
 __global__ void ew_kernel(float *out, const float *a, const float *b, float s, int64_t cnt,
-                          int8_t *q = nullptr, float2 *ds = nullptr)
+                          int8_t *q, float2 *ds)
 {
+    cu_pdl_wait();
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= cnt) return;
     float x = a[i], r;
@@ -239,6 +243,7 @@ __global__ void ew_kernel(float *out, const float *a, const float *b, float s, i
 
 __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)
 {
+    cu_pdl_wait();
     int64_t j = blockIdx.y;
     const float *src = x + (int64_t)rows[j] * d;
     for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < d;
@@ -253,6 +258,7 @@ __global__ void argmax_rows_kernel(const float *x, int64_t d, int32_t *out)
 {
     __shared__ float sv[32];
     __shared__ int si[32];
+    cu_pdl_wait();
     const float *row = x + (int64_t)blockIdx.x * d;
     float best = -INFINITY;
     int bi = INT_MAX;
@@ -325,14 +331,14 @@ void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, 
     int64_t d = cu_row_len(out), cnt = n * d;
     if (cnt <= 0) return;
     if (Q8GLU && q8_fits(cb, n, d)) {
-        ew_kernel<OP, true><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(
-            fptr(out), fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
+        cu_launch(cb, ew_kernel<OP, true>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out),
+                  fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
         cu_check_launch(cb, what);
         q8_claim(cb, fptr(out), n, d);
         return;
     }
-    ew_kernel<OP><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(
-        fptr(out), fptr(a), b ? fptr(b) : nullptr, s, cnt);
+    cu_launch(cb, ew_kernel<OP>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out), fptr(a),
+              b ? fptr(b) : nullptr, s, cnt, nullptr, nullptr);
     cu_check_launch(cb, what);
 }
 
@@ -378,8 +384,8 @@ void cu_flush_add(cu_backend *cb)
     cu_pending_add *p = &cb->padd;
     if (!p->out) return;
     int64_t cnt = p->n * p->d;
-    ew_kernel<EW_ADD><<<cu_blocks(cnt, THREADS), THREADS, 0, cb->stream>>>(p->out, p->a, p->b, 0,
-                                                                           cnt);
+    cu_launch(cb, ew_kernel<EW_ADD>, cu_blocks(cnt, THREADS), THREADS, 0, p->out, p->a, p->b,
+              0.0f, cnt, nullptr, nullptr);
     cu_check_launch(cb, "add");
     p->out = nullptr;
 }
@@ -403,25 +409,17 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
     const float *wd = (const float *)CU_CT(w)->d;
     unsigned gr = (unsigned)groups;
     if (!vec) { // widths that are not a multiple of 4 (tests): a thread per value
-        rms_norm_scalar_kernel<<<gr, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), wd, e, eps);
+        cu_launch(cb, rms_norm_scalar_kernel, gr, THREADS, 0, fptr(out), fptr(x), wd, e, eps);
         cu_check_launch(cb, "rms_norm");
         return;
     }
     const float *b = fuse ? p->b : nullptr;
     bool q8 = e == d && q8_fits(cb, n, d);
     unsigned th = norm_threads(e);
-    if (fuse && q8)
-        rms_norm_kernel<true, true><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
-                                                              cb->q8_x, cb->q8_ds);
-    else if (fuse)
-        rms_norm_kernel<true, false><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
-                                                               nullptr, nullptr);
-    else if (q8)
-        rms_norm_kernel<false, true><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
-                                                               cb->q8_x, cb->q8_ds);
-    else
-        rms_norm_kernel<false, false><<<gr, th, 0, cb->stream>>>(fptr(out), fptr(x), b, wd, e, eps,
-                                                                nullptr, nullptr);
+    auto kernel = fuse ? (q8 ? rms_norm_kernel<true, true> : rms_norm_kernel<true, false>)
+                       : (q8 ? rms_norm_kernel<false, true> : rms_norm_kernel<false, false>);
+    cu_launch(cb, kernel, gr, th, 0, fptr(out), fptr(x), b, wd, e, eps,
+              q8 ? cb->q8_x : nullptr, q8 ? cb->q8_ds : nullptr);
     cu_check_launch(cb, "rms_norm");
     if (fuse) p->out = nullptr;
     if (q8) q8_claim(cb, fptr(out), n, d);
@@ -469,15 +467,15 @@ void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n)
 {
     check_same(out, x, n);
     if (n <= 0) return;
-    softmax_kernel<<<(unsigned)n, THREADS, 0, CU_BE(be)->stream>>>(fptr(out), fptr(x),
-                                                                   cu_row_len(x));
+    cu_launch(CU_BE(be), softmax_kernel, (unsigned)n, THREADS, 0, fptr(out), fptr(x),
+              cu_row_len(x));
     cu_check_launch(CU_BE(be), "softmax");
 }
 
 void cu_argmax_rows(cu_backend *cb, const float *x, int64_t d, int64_t n_rows, int32_t *out)
 {
     if (n_rows <= 0) return;
-    argmax_rows_kernel<<<(unsigned)n_rows, 1024, 0, cb->stream>>>(x, d, out);
+    cu_launch(cb, argmax_rows_kernel, (unsigned)n_rows, 1024, 0, x, d, out);
     cu_check_launch(cb, "argmax");
 }
 
@@ -489,6 +487,6 @@ void cu_gather_out(be_backend *be, be_tensor *out, const be_tensor *x)
     INF_ASSERT(cb->batch.n_out <= cu_rows(out));
     if (cb->batch.n_out <= 0) return;
     dim3 grid(cu_blocks(d, THREADS) < 64 ? cu_blocks(d, THREADS) : 64, (unsigned)cb->batch.n_out);
-    gather_kernel<<<grid, THREADS, 0, cb->stream>>>(fptr(out), fptr(x), cb->batch.out_rows, d);
+    cu_launch(cb, gather_kernel, grid, THREADS, 0, fptr(out), fptr(x), cb->batch.out_rows, d);
     cu_check_launch(cb, "gather_out");
 }
