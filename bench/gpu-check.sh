@@ -160,26 +160,7 @@ if [ "${GPU_CHECK_NCU:-1}" = 1 ] && command -v ncu > /dev/null && [ -s "$F8" ]; 
     timeout "${GPU_CHECK_NCU_S:-120}" ncu --launch-skip "${GPU_CHECK_NCU_SKIP:-800}" --launch-count "${GPU_CHECK_NCU_COUNT:-690}" --csv \
         --metrics gpu__time_duration.sum,dram__bytes_read.sum \
         env INFERD_CUDA_GRAPHS=0 "$BIN/inferd" bench-model -m "$F8" --backend cuda -p 0 -n 3 -r 1 > "$WORK/ncu.csv" 2>&1
-    python3 - "$WORK/ncu.csv" > "$OUTDIR/ncu.log" 2>&1 << 'PY'
-import csv, sys, collections
-rows = [l for l in open(sys.argv[1]) if l.startswith('"')]
-t = collections.defaultdict(lambda: [0, 0.0, 0.0])
-for r in csv.DictReader(rows):
-    name = r["Kernel Name"].replace("(anonymous namespace)::", "")
-    name = (name[5:] if name.startswith("void ") else name).split("(")[0][:60]
-    v = float(r["Metric Value"].replace(",", ""))
-    unit = r["Metric Unit"]
-    if r["Metric Name"] == "gpu__time_duration.sum":
-        t[name][0] += 1
-        t[name][1] += v * {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1, "us": 1, "msecond": 1e3, "ms": 1e3}.get(unit, 1)
-    else:
-        t[name][2] += v * {"byte": 1, "B": 1, "Kbyte": 1e3, "KB": 1e3, "Mbyte": 1e6, "MB": 1e6, "Gbyte": 1e9, "GB": 1e9}.get(unit, 1)
-tot = sum(x[1] for x in t.values())
-print("kernel | launches | total us | share | DRAM GB/s")
-for k, (n, us, by) in sorted(t.items(), key=lambda kv: -kv[1][1]):
-    print("%s | %d | %.1f | %.0f%% | %.0f" % (k, n, us, 100 * us / tot, by / (us * 1e-6) / 1e9 if us else 0))
-print("sum of kernel time %.1f us over %d launches" % (tot, sum(x[0] for x in t.values())))
-PY
+    python3 "$ROOT/bench/ncu_summary.py" "$WORK/ncu.csv" > "$OUTDIR/ncu.log" 2>&1
 fi
 
 # ---- memcheck last: it is the slowest and the least likely to find news ----
