@@ -12,8 +12,13 @@
 // (4 or 8 values) per lane per step. The partial sums meet in a warp shuffle.
 // The weight is the only large stream, so this kernel is bound by how fast it
 // reads it (weight bytes / memory bandwidth per call).
+//
+// Q4_0 / Q8_0 (packed) and Q4_K / Q5_K / Q6_K do not come here: they take the
+// int8 kernels of cuda_mmvq.cu and cuda_mmvq_k.cu (x rounded to int8, dp4a);
+// INFERD_CUDA_MMVQ_K=0 keeps the K formats on mmv_quant_kernel.
 #include "backend/cuda/cuda_mmv.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
+#include "backend/cuda/cuda_mmvq_k.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
 namespace {
@@ -170,6 +175,10 @@ void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
 {
     if (w->packed) {
         cu_mmvq(cb, w, x, n, y, bias);
+        return;
+    }
+    if (cu_mmvq_k_takes(cb, w, n)) {
+        cu_mmvq_k(cb, w, x, n, y, bias);
         return;
     }
     int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w);

@@ -5,7 +5,9 @@
  *   matmul, decode path (n < CU_GEMM_MIN_N = 9): float accumulation order,
  *     1e-5 * sum|w x| + 1e-6; Q4_0 and Q8_0 round x to int8 with one scale
  *     d = amax / 127 per 32 values (cuda_mmvq.cu), which moves each x by at
- *     most d / 2, so their bound adds sum over blocks of d / 2 * sum|w|;
+ *     most d / 2, so their bound adds sum over blocks of d / 2 * sum|w|; so do
+ *     Q4_K, Q5_K and Q6_K (cuda_mmvq_k.cu; INFERD_CUDA_MMVQ_K=0 gives their f32
+ *     kernel, well inside the looser bound);
  *   matmul, prefill path (n >= 9, cuBLAS on f16): x and the dequantized weight
  *     are rounded to f16 (relative 2^-11 each), so 1.5e-3 * sum|w x| + 1e-5;
  *     F32 weights stay f32: 1e-5 * sum|w x|;
@@ -143,8 +145,9 @@ static void check_matmul(int ti, int64_t m, int64_t k, int n, bool bias)
     /* Q4_0 / Q8_0 round x to int8 on both paths (n >= 9: cuda_mmq.cu), unless
      * INFERD_CUDA_MMQ=0 sends n >= 9 to cuBLAS on f16. */
     const char *mq = getenv("INFERD_CUDA_MMQ");
-    bool gemm = n >= 9, int8x = (type == QT_Q4_0 || type == QT_Q8_0) &&
-                                (!gemm || !(mq && strcmp(mq, "0") == 0));
+    bool kq = type == QT_Q4_K || type == QT_Q5_K || type == QT_Q6_K; /* cuda_mmvq_k.cu */
+    bool gemm = n >= 9, int8x = ((type == QT_Q4_0 || type == QT_Q8_0) &&
+                                 (!gemm || !(mq && strcmp(mq, "0") == 0))) || (kq && !gemm);
     bool f16 = gemm && !int8x && type != QT_F32;
     double rel = f16 ? 1.5e-3 : 1e-5, abs0 = gemm ? 1e-5 : 1e-6;
     float *wd = malloc(sizeof(float) * (size_t)k);
