@@ -7,7 +7,9 @@
 // to the tensor cores: packed Q4_0 / Q8_0 of up to CU_MMQ_MAX_N rows to the
 // int8 kernel of cuda_mmq.cu (which reads the quantized weight once per call
 // instead of dequantizing it; INFERD_CUDA_MMQ=0 sends them here too), the rest
-// through cuBLAS.
+// through cuBLAS. Packed weights of CU_MMF_MIN_N..CU_MMF_MAX_N rows take the
+// f16 tensor-core kernel of cuda_mmf.cu before either (INFERD_CUDA_MMF=0 turns
+// it off).
 // For cuBLAS, x is rounded to f16 once (gemm_x); the weight is used as it is
 // when F16, else dequantized to f16 in chunks of rows that fit the fixed gemm_w
 // scratch; each chunk is one cublasGemmEx with f32 accumulation
@@ -17,6 +19,7 @@
 // A with lda = k; row-major x (n, k) is the k x n matrix B; out (n, m) is the
 // m x n matrix C with ldc = m. So C = A^T B: transa = T, transb = N.
 #include "backend/cuda/cuda_gemm.cuh"
+#include "backend/cuda/cuda_mmf.cuh"
 #include "backend/cuda/cuda_mmq.cuh"
 #include "backend/cuda/cuda_mmv.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
@@ -60,6 +63,7 @@ void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *
     }
     INF_ASSERT((size_t)(n * k) <= cb->gemm_x_cap);
     to_f16_kernel<<<cu_blocks(n * k, 256), 256, 0, cb->stream>>>(cb->gemm_x, x, n * k);
+    cb->f16_src = nullptr; // cuda_mmf.cu's copy of its x in gemm_x is gone
     cu_check_launch(cb, "matmul: x to f16");
     if (W->info.type == QT_F16) {
         blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)n, (int)k,
@@ -95,11 +99,33 @@ int64_t mmq_min_n()
     return x >= 2 && x <= CU_GEMM_MIN_N ? x : CU_MMQ_MIN_N;
 }
 
+// Rows from / up to which packed weights take cu_mmf (INFERD_CUDA_MMF_MIN_N,
+// INFERD_CUDA_MMF_MAX_N, read once, move them within 2..CU_MMQ_MAX_N for tests
+// and measurements).
+int64_t mmf_min_n()
+{
+    static const int x = cu_env_int("INFERD_CUDA_MMF_MIN_N", CU_MMF_MIN_N);
+    return x >= 2 && x <= CU_MMQ_MAX_N ? x : CU_MMF_MIN_N;
+}
+
+int64_t mmf_max_n()
+{
+    static const int x = cu_env_int("INFERD_CUDA_MMF_MAX_N", CU_MMF_MAX_N);
+    return x >= 2 && x <= CU_MMQ_MAX_N ? x : CU_MMF_MAX_N;
+}
+
+bool takes_mmf(const cu_tensor *W, int64_t n)
+{
+    return W->packed && n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled();
+}
+
 } // namespace
 
+// Both the dp4a kernel and cu_mmf may defer their launch to group matmuls.
 bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n)
 {
-    return W->packed && n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled());
+    return W->packed && ((n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled())) ||
+                         takes_mmf(W, n));
 }
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
@@ -116,7 +142,12 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     const float *xf = (const float *)CU_CT(x)->d;
     float *yf = (float *)CU_CT(out)->d;
     if (cb->q8_src == yf) cb->q8_src = nullptr; // the int8 copy of x it held is stale
+    if (cb->f16_src == yf) cb->f16_src = nullptr; // and the f16 one
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
+    if (takes_mmf(W, n)) {
+        cu_mmf(cb, W, xf, n, yf, bf);
+        return;
+    }
     bool mmq = W->packed && n >= mmq_min_n() && n <= CU_MMQ_MAX_N && cu_mmq_enabled();
     if (n < CU_GEMM_MIN_N && !mmq) {
         cu_mmv(cb, W, xf, n, yf, bf);

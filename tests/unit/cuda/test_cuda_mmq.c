@@ -414,6 +414,9 @@ int main(int argc, char **argv)
     const char *env = getenv("INFERD_CUDA_MMQ");
     bool mmq_on = !(env && strcmp(env, "0") == 0);
     if (!bench_mode && !one_mode && !mmq_on) check_skip("INFERD_CUDA_MMQ=0: the int8 matmul is off");
+    /* rows the f16 tensor-core kernel would take (2..64) come here instead,
+     * unless the caller says otherwise (test_cuda_mmf covers that kernel) */
+    setenv("INFERD_CUDA_MMF", "0", 0);
     inf_error err;
     int rc = be_cuda_create(0, &cu, &err);
     CHECK_MSG(rc == 0, "be_cuda_create: %s", err.msg);

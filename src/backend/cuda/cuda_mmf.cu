@@ -1,0 +1,538 @@
+// cuda_mmf.cu: y = x W^T (+ bias) for packed Q4_0 / Q8_0 W (layout in
+// cuda_mmvq.cuh) and a few rows of x (batched decode, CU_MMF_MIN_N ..
+// CU_MMF_MAX_N), on the f16 tensor cores with the weights dequantized to f16 in
+// registers. Reference: ref_matmul (ref_ops.c). test_cuda_mmf compares against
+// it (with the bound of f16 rounding) and against a host model of this exact
+// arithmetic (so a misplaced block or a wrong permutation shows).
+//
+// Dimension letters: n rows of x, m rows of W (outputs), k values a row,
+// nb = k / 32 blocks of a row; a "step" is 4 consecutive blocks (128 values).
+//
+// Arithmetic. One mma.m16n8k16 (f16 x f16 -> f32) takes 16 rows of W (A) and
+// 8 rows of x (B); its f32 accumulators run over the whole k range a warp
+// covers, so there is no per-block epilogue: the block scale is folded into
+// the f16 weights. Lane (g = lane / 4, t = lane % 4) holds A elements (rows g,
+// g + 8; k 2t, 2t + 1, 2t + 8, 2t + 9) and B elements (k the same; x row g).
+// Since the dot product is a sum over k, any permutation of k applied to both
+// W and x is free, and this one makes lane t of a step own the whole block
+// 4 s + t of rows g and g + 8 (one 16-byte load each for Q4_0, two for Q8_0)
+// and the same block of its x row: the block's 32 values feed the lane's 4 k
+// positions of 8 consecutive mmas. Piece P (0..15, a half2) of a block is
+//   word w = P / 4 of the quants (bytes 4w..4w+3), c = P % 4:
+//   Q4_0  c = 0: low nibbles of bytes 0, 2    values 4w, 4w + 2
+//         c = 1: low nibbles of bytes 1, 3    values 4w + 1, 4w + 3
+//         c = 2, 3: the high nibbles of the same (values + 16)
+//   Q8_0  the bytes of words w (c < 2) and w + 4 (c >= 2) in that order
+// and mma i of the step (i = 0..7) takes pieces 2i (its k 2t, 2t + 1) and
+// 2i + 1 (k 2t + 8, 2t + 9). x's f16 copy stores each block in piece order
+// (perm_src below), so a lane's B fragments of 2 mmas are one 16-byte load.
+// Conversion, one half2 = two values at a time (magic-number f16):
+//   Q4_0 low:  (v & 0x000f000f) | 0x64006400 = (1024 + q, 1024 + q'), minus
+//              1032 (exact) = q - 8, times d (one f16 rounding)
+//   Q4_0 high: (v & 0x00f000f0) | 0x64006400 = 1024 + 16 q: * 1/16 - 72 (one
+//              exact hfma2) = q - 8, times d; v >> 8 gives bytes 1 and 3
+//   Q8_0:      prmt of (v ^ 0x80808080) with 0x64 = 1024 + 128 + q, minus 1152
+//              (exact), times d
+// (folding d into one hfma2, h d - 1032 d, would round 1032 d to f16 and lose
+// up to d / 2). Error: each weight rounded to f16 (2^-11 relative), x rounded
+// to f16, f32 accumulation. x values past f16 range (65504) would overflow:
+// activations of the supported models stay far below.
+//
+// Blocking. A warp owns MT x 16 rows of W and all x rows of the launch (NT x 8
+// <= 64 columns, so each weight byte is read once a launch) over chunks of
+// UNR steps; KW warps of a block share its rows, taking chunks in turn (warp kw:
+// chunks kw, kw + KW, ...), and add their sums in shared memory in warp order;
+// RW such row groups make a block (the shapes by n: launch_nt). Weights are
+// streamed (cu_load_stream, L1 no-allocate), all UNR x MT x 2 loads of a chunk
+// issued before any is used; x's f16 copy comes through L1 (the row groups of
+// a block walk the same chunks at about the same time). When the blocks are
+// fewer than half of what the SMs hold at once, k is also split across blocks
+// (grid y): partial sums go to cb->gemm_w and a second kernel adds them in
+// split order, so results do not vary run to run (a matmul alone and the same
+// matmul in a group may split differently, so their last bits may differ).
+// Consecutive matmuls on one x (q, k, v; gate, up) are one launch over all
+// their rows (the decode kernel's pending group, cb->pmm, with f16 set), so
+// the small k and v projections need no split.
+//
+// What bounds it (H200, test_cuda_mmf --bench, 8B Q4_0, kernel time a layer:
+// q/k/v + o + gate/up + down, 123 MB of weights): 72 us at 8 rows, 96 at 16,
+// 141 at 32, 189 at 64, against 43 for the dp4a kernel at one row and 88 at 8,
+// and 129 / 128 / 181 / 249 for the int8 mma kernel at 8 / 16 / 32 / 64: 1.7
+// TB/s of weights at 8 rows, 1.3 at 16, 0.65 at 64 (2.85 for dp4a at one
+// row). Up to 16 rows the warps are latency bound: a
+// warp's chunk is one round trip (weights, then its x loads, then the mmas and
+// the shared-memory sum; at k = 4096 a warp has one or two chunks), so the
+// next step is a software pipeline across chunks (the next chunk's weights and
+// x in flight while this one computes). Past 16 rows x's f16 loads (n x 2
+// bytes a k against 0.56 of Q4_0 weight for 16 rows) fill the L1 pipe: taller
+// warp tiles (MT) help until registers run out, and staging x in shared memory
+// once per block (ldmatrix) is the next step. For 2..4 rows the dp4a kernel
+// stays faster (8.3 against 11.3 us for q/k/v at 4 rows), so those rows go
+// there (CU_MMF_MIN_N).
+//
+// Tails. W rows past m read row m - 1 and x rows past n read row n - 1 (not
+// stored); blocks past nb (k = 32 * odd) load zero weights, zero scales and
+// zero x.
+#include "backend/cuda/cuda_mmf.cuh"
+#include "backend/cuda/cuda_mmvq.cuh"
+
+#include <cstring>
+
+namespace {
+
+// Value (0..31) of a block that position s of x's f16 copy of the block holds.
+__host__ __device__ constexpr int perm_src(int s)
+{
+    return 4 * (s / 8) + ((s / 2) % 4 & 1) + 2 * (s % 2) + 16 * ((s / 2) % 4 >> 1);
+}
+static_assert(perm_src(0) == 0 && perm_src(1) == 2 && perm_src(2) == 1 && perm_src(3) == 3 &&
+                  perm_src(4) == 16 && perm_src(5) == 18 && perm_src(6) == 17 &&
+                  perm_src(7) == 19 && perm_src(8) == 4,
+              "x_f16_kernel writes this order");
+
+// x (cnt8 * 8 values, k % 32 == 0) -> f16 in piece order: thread i writes
+// positions 8j..8j+7 (j = i % 4) of block i / 4, i.e. pieces 4j..4j+3 of word j.
+__global__ void x_f16_kernel(const float *__restrict__ x, int64_t cnt8, __half *__restrict__ xh)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= cnt8) return;
+    int64_t b = i / 4;
+    int j = (int)(i % 4);
+    const float *src = x + 32 * b + 4 * j;
+    float4 lo = *(const float4 *)src, hi = *(const float4 *)(src + 16);
+    __half2 h[4] = {__floats2half2_rn(lo.x, lo.z), __floats2half2_rn(lo.y, lo.w),
+                    __floats2half2_rn(hi.x, hi.z), __floats2half2_rn(hi.y, hi.w)};
+    uint4 v;
+    memcpy(&v, h, sizeof v);
+    *(uint4 *)(xh + 32 * b + 8 * j) = v;
+}
+
+// One matmul of a launch: its weight, output, bias, rows, its first thread
+// block and its first row among the launch's rows (partial sums).
+struct seg {
+    const uint4 *qs;
+    const __half *sc;
+    float *y;             // column (x row) c at y + c * m
+    const float *bias;
+    int64_t m;
+    int64_t blk0;
+    int64_t row0;
+};
+
+struct segs {
+    seg s[CU_MM_GROUP];
+    int cnt;
+};
+
+template <int T_, int NT_, int MT_, int RW_, int KW_, int UNR_>
+struct cfg {
+    static constexpr int T = T_, NT = NT_, MT = MT_, RW = RW_, KW = KW_, UNR = UNR_;
+    static constexpr int THREADS = RW * KW * 32;
+    static constexpr int ROWS = RW * MT * 16;                   // W rows a block
+    static constexpr int UPB = T == QT_Q4_0 ? 1 : 2;            // 16-byte units a block
+    static constexpr int SMEM = RW * (KW - 1) * MT * NT * 4 * 32 * 4; // the warps' sums
+};
+
+__device__ __forceinline__ __half2 as_h2(uint32_t u)
+{
+    __half2 h;
+    memcpy(&h, &u, 4);
+    return h;
+}
+
+__device__ __forceinline__ uint32_t as_u32(__half2 h)
+{
+    uint32_t u;
+    memcpy(&u, &h, 4);
+    return u;
+}
+
+__device__ __forceinline__ uint32_t word(const uint4 &v, int i)
+{
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+// d += a (16 x 16 of W) * b (16 x 8 of x).
+__device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                        uint32_t b1)
+{
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// The A fragments of mmas 2j and 2j + 1 of a step for one lane: a[0] (mma 2j),
+// a[1] (mma 2j + 1), each {row g k-lo, row g + 8 k-lo, row g k-hi, row g + 8
+// k-hi}, from the lane's quants q[h] (h = 0: row g, 1: row g + 8) and scales.
+template <int T>
+__device__ __forceinline__ void dequant(uint32_t (&a)[2][4], const uint4 (&q)[2][T == QT_Q4_0 ? 1 : 2],
+                                        const __half2 (&d)[2], int j)
+{
+    const uint32_t MAG = 0x64006400u;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        if constexpr (T == QT_Q4_0) {
+            const __half2 c1032 = __float2half2_rn(1032.0f), c16 = __float2half2_rn(0.0625f),
+                          c72 = __float2half2_rn(-72.0f);
+            uint32_t v = word(q[h][0], j), v8 = v >> 8;
+            a[0][h] = as_u32(__hmul2(__hsub2(as_h2((v & 0x000f000fu) | MAG), c1032), d[h]));
+            a[0][h + 2] = as_u32(__hmul2(__hsub2(as_h2((v8 & 0x000f000fu) | MAG), c1032), d[h]));
+            a[1][h] = as_u32(__hmul2(__hfma2(as_h2((v & 0x00f000f0u) | MAG), c16, c72), d[h]));
+            a[1][h + 2] = as_u32(__hmul2(__hfma2(as_h2((v8 & 0x00f000f0u) | MAG), c16, c72), d[h]));
+        } else {
+            const __half2 c1152 = __float2half2_rn(1152.0f);
+            uint32_t v0 = word(q[h][0], j) ^ 0x80808080u, v1 = word(q[h][1], j) ^ 0x80808080u;
+            a[0][h] = as_u32(__hmul2(__hsub2(as_h2(__byte_perm(v0, 0x64u, 0x4240)), c1152), d[h]));
+            a[0][h + 2] = as_u32(__hmul2(__hsub2(as_h2(__byte_perm(v0, 0x64u, 0x4341)), c1152), d[h]));
+            a[1][h] = as_u32(__hmul2(__hsub2(as_h2(__byte_perm(v1, 0x64u, 0x4240)), c1152), d[h]));
+            a[1][h + 2] = as_u32(__hmul2(__hsub2(as_h2(__byte_perm(v1, 0x64u, 0x4341)), c1152), d[h]));
+        }
+    }
+}
+
+// One thread block: rows [(blockIdx.x - blk0) * ROWS, + ROWS) of its matmul,
+// steps [blockIdx.y * spz, + spz) of k. part == nullptr: y (+ bias) is
+// written; else the sums go to part + (blockIdx.y * n + c) * mtot + row0 + r.
+template <class C>
+__global__ void __launch_bounds__(C::THREADS)
+mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz,
+           float *__restrict__ part, int64_t mtot)
+{
+    constexpr int T = C::T, NT = C::NT, MT = C::MT, KW = C::KW, UNR = C::UNR, UPB = C::UPB;
+    extern __shared__ float sums[]; // (RW, KW - 1, MT, NT, 4, 32)
+    int si = 0;
+#pragma unroll
+    for (int i = 1; i < CU_MM_GROUP; i++)
+        if (i < G.cnt && (int64_t)blockIdx.x >= G.s[i].blk0) si = i;
+    const seg &sg = G.s[si];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int rg = warp / KW, kw = warp % KW;
+    const int64_t m = sg.m, k = nb * 32;
+    const int64_t rbase = ((int64_t)blockIdx.x - sg.blk0) * C::ROWS + rg * MT * 16;
+    const bool valid = rbase < m; // warp-uniform
+    const uint4 *wp[MT][2];
+    const __half *sp[MT][2];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int64_t r = min(rbase + 16 * i + g + 8 * h, m - 1);
+            wp[i][h] = sg.qs + r * nb * UPB;
+            sp[i][h] = sg.sc + r * nb;
+        }
+    int xo[NT]; // halves to x row min(8 jn + g, n - 1) (n * k < 2^31: asserted by the host)
+#pragma unroll
+    for (int jn = 0; jn < NT; jn++) xo[jn] = min(8 * jn + g, n - 1) * (int)k;
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][jn][e] = 0.0f;
+
+    const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
+    const int64_t s_end = min(steps, s_beg + spz);
+    for (int64_t s0 = s_beg + kw * UNR; s0 < s_end && valid; s0 += KW * UNR) {
+        uint4 q[UNR][MT][2][UPB];
+        __half2 d[UNR][MT][2];
+#pragma unroll
+        for (int u = 0; u < UNR; u++) {
+            const int64_t b = 4 * (s0 + u) + t;
+            const bool ok = s0 + u < s_end && b < nb;
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+#pragma unroll
+                    for (int e = 0; e < UPB; e++)
+                        q[u][i][h][e] = ok ? cu_load_stream(wp[i][h] + b * UPB + e)
+                                           : make_uint4(0, 0, 0, 0);
+                    d[u][i][h] = __half2half2(ok ? __ldg(sp[i][h] + b) : __float2half(0.0f));
+                }
+        }
+#pragma unroll
+        for (int u = 0; u < UNR; u++) {
+            if (s0 + u >= s_end) break;
+            const int64_t b = 4 * (s0 + u) + t;
+            const bool okx = b < nb;
+#pragma unroll
+            for (int j = 0; j < 4; j++) { // mmas 2j, 2j + 1: word j's pieces
+                uint4 xv[NT];
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+                    xv[jn] = okx ? __ldg((const uint4 *)(xh + xo[jn] + 32 * b) + j)
+                                 : make_uint4(0, 0, 0, 0);
+#pragma unroll
+                for (int i = 0; i < MT; i++) {
+                    uint32_t a[2][4];
+                    dequant<T>(a, q[u][i], d[u][i], j);
+#pragma unroll
+                    for (int jn = 0; jn < NT; jn++) {
+                        mma_f16(acc[i][jn], a[0], xv[jn].x, xv[jn].y);
+                        mma_f16(acc[i][jn], a[1], xv[jn].z, xv[jn].w);
+                    }
+                }
+            }
+        }
+    }
+
+    if constexpr (KW > 1) {
+        constexpr int PER = MT * NT * 4; // values a lane
+        float *mine = sums + (size_t)(rg * (KW - 1)) * PER * 32;
+        if (kw > 0) {
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        mine[((kw - 1) * PER + (i * NT + jn) * 4 + e) * 32 + lane] = acc[i][jn][e];
+        }
+        __syncthreads();
+        if (kw > 0) return;
+        for (int w = 0; w < KW - 1; w++)
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
+    }
+    if (!valid) return;
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
+                int col = 8 * jn + 2 * t + (e & 1);
+                if (row >= m || col >= n) continue;
+                if (part)
+                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
+                else
+                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
+            }
+}
+
+// y of each matmul = the sum of `split` partial results (in order) + bias.
+__global__ void split_sum_kernel(segs G, const float *__restrict__ part, int split, int n,
+                                 int64_t mtot)
+{
+    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n * mtot) return;
+    int64_t col = i / mtot, r = i % mtot;
+    int si = 0;
+#pragma unroll
+    for (int j = 1; j < CU_MM_GROUP; j++)
+        if (j < G.cnt && r >= G.s[j].row0) si = j;
+    float s = 0.0f;
+    for (int z = 0; z < split; z++) s += part[z * n * mtot + i];
+    const seg &sg = G.s[si];
+    int64_t row = r - sg.row0;
+    sg.y[col * sg.m + row] = s + (sg.bias ? sg.bias[row] : 0.0f);
+}
+
+int sm_count(const cu_backend *cb)
+{
+    static int nsm = 0;
+    if (!nsm) {
+        int v = 0;
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, cb->device) != cudaSuccess ||
+            v <= 0)
+            v = 132;
+        nsm = v;
+    }
+    return nsm;
+}
+
+// One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8).
+template <class C>
+void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
+{
+    static int occ = 0; // blocks an SM holds (once per instantiation, device 0)
+    if (!occ) {
+        cudaError_t e = cudaSuccess;
+        if (C::SMEM > 48 * 1024)
+            e = cudaFuncSetAttribute(mmf_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                     C::SMEM);
+        int v = 0;
+        if (e == cudaSuccess)
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, mmf_kernel<C>, C::THREADS, C::SMEM);
+        if (e != cudaSuccess || v < 1) {
+            cu_record(cb, e != cudaSuccess ? e : cudaErrorInvalidConfiguration,
+                      "matmul (mmf): kernel attributes");
+            return;
+        }
+        occ = v;
+    }
+    int64_t tiles = 0, mtot = 0;
+    for (int j = 0; j < G.cnt; j++) {
+        G.s[j].blk0 = tiles;
+        G.s[j].row0 = mtot;
+        tiles += (G.s[j].m + C::ROWS - 1) / C::ROWS;
+        mtot += G.s[j].m;
+    }
+    const int64_t steps = (nb + 3) / 4, slots = (int64_t)sm_count(cb) * occ;
+    int64_t split = 1;
+    if (tiles * 2 <= slots && cb->gemm_w) {
+        split = slots / tiles;
+        int64_t most = steps / (C::KW * C::UNR); // a chunk for every warp of a split
+        int64_t cap = (int64_t)(cb->gemm_w_cap / 2) / (n * mtot);
+        if (split > most) split = most;
+        if (split > cap) split = cap;
+        if (split < 1) split = 1;
+    }
+    int64_t spz = (steps + split - 1) / split;
+    split = (steps + spz - 1) / spz;
+    float *part = split > 1 ? (float *)cb->gemm_w : nullptr;
+    dim3 grid((unsigned)tiles, (unsigned)split);
+    mmf_kernel<C><<<grid, C::THREADS, C::SMEM, cb->stream>>>(G, nb, xh, n, spz, part, mtot);
+    cu_check_launch(cb, "matmul (mmf)");
+    if (part) {
+        split_sum_kernel<<<cu_blocks(n * mtot, 256), 256, 0, cb->stream>>>(G, part, (int)split, n,
+                                                                           mtot);
+        cu_check_launch(cb, "matmul (mmf): split sum");
+    }
+}
+
+// Tile shapes by x rows (NT 8-row tiles of x), measured with test_cuda_mmf
+// --bench on an H200 (8B shapes, kernel time summed over q/k/v, o, gate/up,
+// down) against other MT / RW x KW / UNR: one m16 tile a warp and one group of
+// 8 warps up to 8 rows (Q4_0 72 us at 8 rows against 77 with 2 groups of 4);
+// two m16 tiles a warp from 9 rows (x loads a weight byte fall as 1 / MT: 96
+// against 110 us at 16 rows, Q4_0); from 17 rows (Q8_0: 9) several row groups
+// a block, whose x loads meet in L1: Q4_0 4 groups of 2 warps (64 rows: 189
+// us against 208 with 2 groups of 4, 193 with 8 of 1 and 245 with one of 8),
+// Q8_0 4 groups of 2 at 9..16 rows (102 against 110 us) and 8 groups of one
+// warp from 17 (64 rows: 219 against 232 us with 4 of 2); four m16 tiles a
+// warp at 33..64 rows for Q4_0 (Q8_0's twice larger weight loads leave no
+// registers for that). Weight loads a lane keeps in flight: MT x 2 rows x UNR
+// steps x (1 Q4_0, 2 Q8_0) 16-byte units. INFERD_CUDA_MMF_CFG=1 (read once)
+// doubles the row groups and halves the warps a group where a group has
+// several, for A/B measurements.
+int variant()
+{
+    static const int v = cu_env_int("INFERD_CUDA_MMF_CFG", 0);
+    return v == 1 ? 1 : 0;
+}
+
+template <int T, int NT>
+void launch_nt(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
+{
+    constexpr int Q8 = T == QT_Q8_0;
+    constexpr int MT = NT == 1 ? 1 : NT == 8 && !Q8 ? 4 : 2;
+    constexpr int RW = NT == 1 ? 1 : Q8 ? (NT == 2 ? 4 : 8) : (NT == 2 ? 1 : 4), KW = 8 / RW;
+    constexpr int UNR = (4 >> Q8) / MT ? (4 >> Q8) / MT : 1;
+    if constexpr (KW >= 2) {
+        if (variant() == 1) {
+            launch<cfg<T, NT, MT, 2 * RW, KW / 2, UNR>>(cb, G, nb, xh, n);
+            return;
+        }
+    }
+    launch<cfg<T, NT, MT, RW, KW, UNR>>(cb, G, nb, xh, n);
+}
+
+template <int T>
+void launch_t(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
+{
+    if (n <= 8)
+        launch_nt<T, 1>(cb, G, nb, xh, n);
+    else if (n <= 16)
+        launch_nt<T, 2>(cb, G, nb, xh, n);
+    else if (n <= 32)
+        launch_nt<T, 4>(cb, G, nb, xh, n);
+    else
+        launch_nt<T, 8>(cb, G, nb, xh, n);
+}
+
+// x rows [0, n) -> f16 in piece order in cb->gemm_x, unless it still holds them.
+void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
+{
+    INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->gemm_x_cap);
+    if (cb->f16_src == x && cb->f16_n >= n && cb->f16_k == k && cb->f16_gen == cb->op_gen) return;
+    int64_t cnt8 = n * k / 8;
+    x_f16_kernel<<<cu_blocks(cnt8, 256), 256, 0, cb->stream>>>(x, cnt8, cb->gemm_x);
+    cu_check_launch(cb, "matmul (mmf): x to f16");
+    cb->f16_src = x;
+    cb->f16_n = n;
+    cb->f16_k = k;
+    cb->f16_gen = cb->op_gen;
+}
+
+// Whether a matmul of w on n rows of x may join the pending ones (or none is
+// pending).
+bool joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
+{
+    const cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return true;
+    if (!p->f16 || p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
+        p->k != w->info.ne[0])
+        return false;
+    for (int j = 0; j < p->cnt; j++)
+        if ((const float *)p->y[j] == x) return false; // x is a pending output
+    return true;
+}
+
+} // namespace
+
+bool cu_mmf_enabled(void)
+{
+    static const bool on = cu_env_int("INFERD_CUDA_MMF", 1) != 0;
+    return on;
+}
+
+void cu_mmf(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+            const float *bias)
+{
+    INF_ASSERT(w->packed && n >= 1);
+    if (!joins(cb, w, x, n)) cu_mmvq_flush(cb);
+    cu_mm_group *p = &cb->pmm;
+    for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
+        if (p->y[j] == y) {
+            cu_mmvq_flush(cb);
+            break;
+        }
+    if (!p->cnt) {
+        p->x = x;
+        p->n = n;
+        p->k = w->info.ne[0];
+        p->type = w->info.type;
+        p->f16 = true;
+    }
+    p->w[p->cnt] = w;
+    p->y[p->cnt] = y;
+    p->bias[p->cnt] = bias;
+    p->cnt++;
+}
+
+void cu_mmf_flush(cu_backend *cb)
+{
+    cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return;
+    const int64_t k = p->k, nb = k / 32;
+    INF_ASSERT((int64_t)CU_MMF_TILE_N * k < ((int64_t)1 << 31));
+    prepare_x(cb, p->x, p->n, k);
+    for (int64_t i0 = 0; i0 < p->n; i0 += CU_MMF_TILE_N) {
+        int nn = (int)(p->n - i0 < CU_MMF_TILE_N ? p->n - i0 : CU_MMF_TILE_N);
+        segs G;
+        G.cnt = p->cnt;
+        for (int j = 0; j < p->cnt; j++) {
+            const cu_tensor *w = p->w[j];
+            int64_t m = cu_rows((const be_tensor *)w);
+            const uint8_t *qs = (const uint8_t *)w->d;
+            G.s[j] = {(const uint4 *)qs, (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)),
+                      p->y[j] + i0 * m, p->bias[j], m, 0, 0};
+        }
+        const __half *xh = cb->gemm_x + i0 * k;
+        if (p->type == QT_Q4_0)
+            launch_t<QT_Q4_0>(cb, G, nb, xh, nn);
+        else
+            launch_t<QT_Q8_0>(cb, G, nb, xh, nn);
+    }
+    p->cnt = 0;
+    p->f16 = false;
+}

@@ -1,0 +1,39 @@
+// cuda_mmf.cuh: the matmul of 2..CU_MMF_MAX_N activation rows (batched decode)
+// on packed Q4_0 / Q8_0 weights (cuda_mmvq.cuh) with f16 tensor cores, the
+// weights dequantized to f16 in registers (cuda_mmf.cu).
+#ifndef INFERD_CUDA_MMF_CUH
+#define INFERD_CUDA_MMF_CUH
+
+#include "backend/cuda/cuda_common.cuh"
+
+// Rows that take cu_mmf (cuda_gemm.cu), from measurements (test_cuda_mmf
+// --bench on an H200, 8B shapes): from 5 (2..4 rows: the dp4a kernel is
+// faster, 8.3 against 11.3 us for q/k/v at 4 rows) to 64 (at 128 rows the
+// int8 kernel is faster for Q8_0 and within 6% for Q4_0).
+// INFERD_CUDA_MMF_MIN_N / _MAX_N (read once, 2..256) move them, for tests and
+// measurements.
+#define CU_MMF_MIN_N 5
+#define CU_MMF_MAX_N 64
+
+// Rows one launch covers (one x tile: each weight byte is read once a launch);
+// more rows take several launches.
+#define CU_MMF_TILE_N 64
+
+// Whether cu_mmf may be used at all: yes unless the environment says
+// INFERD_CUDA_MMF=0 (read once, at the first call; any thread).
+bool cu_mmf_enabled(void);
+
+// y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n, j < m, with
+// w (m, k) packed (cuda_mmvq.cuh) and any n >= 1. x is rounded to f16 once (kept
+// in cb->gemm_x while it holds that x: cb->f16_*). The launch may be deferred
+// to join the next matmuls on the same x (q, k, v; gate, up) in one grid, as
+// the decode kernel does (cb->pmm with f16 set; cu_mmvq_flush launches them).
+// No allocation and no host synchronisation (capturable in a CUDA graph).
+void cu_mmf(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+            const float *bias);
+
+// Launches the pending group cb->pmm (p->f16 set), then clears it. Called by
+// cu_mmvq_flush.
+void cu_mmf_flush(cu_backend *cb);
+
+#endif
