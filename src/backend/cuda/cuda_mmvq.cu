@@ -59,7 +59,6 @@ struct mm_seg {
 struct mm_segs {
     mm_seg s[CU_MM_GROUP];
     int cnt;
-    int64_t total;        // row groups of all segments (the grid's virtual blocks)
 };
 
 // A warp takes RW consecutive rows (the same k positions of each), so that the
@@ -69,14 +68,6 @@ struct mm_segs {
 // units, so that a lane's loads of a long row (the down projection's 14336)
 // are all in flight at once rather than in dependent passes; their sums meet
 // in shared memory.
-//
-// The grid is persistent: gridDim.x blocks (as many as are resident at once)
-// walk the row groups ("virtual blocks" vb, g.total of them) in steps of
-// gridDim.x, and a warp issues the first loads of its next row group before it
-// computes the current one. With a block per row group instead, a 4096-wide
-// Q4_0 row is one batch of loads a warp: each warp lived for one memory round
-// trip, the block scheduler started ~7,000 blocks a gate/up launch, and the
-// kernel reached ~2.5 TB/s on an H200 (Nsight Compute durations, warm caches).
 template <int T, int NR, int UNR, int KS, int RW>
 __global__ void __launch_bounds__(WARPS * 32)
 mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
@@ -84,158 +75,122 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
     constexpr int RPB = WARPS / KS * RW;        // rows a block
+    int si = 0;
+#pragma unroll
+    for (int i = 1; i < CU_MM_GROUP; i++)
+        if (i < g.cnt && (int64_t)blockIdx.x >= g.s[i].blk0) si = i;
+    const mm_seg &sg = g.s[si];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, slice = warp % KS;
+    const int64_t row0 = ((int64_t)blockIdx.x - sg.blk0) * RPB + (warp / KS) * RW;
+    const bool valid = row0 < sg.m;
+    if (KS == 1 && !valid) return; // (with KS > 1 every warp reaches the barrier)
+    const uint4 *wq[RW];
+    const __half *ws[RW];
+#pragma unroll
+    for (int j = 0; j < RW; j++) { // rows past m read the last row, and are not stored
+        int64_t r = min(row0 + j, sg.m - 1);
+        wq[j] = (const uint4 *)(sg.qs + (size_t)r * nb * QB);
+        ws[j] = sg.sc + r * nb;
+    }
     const int64_t units = nb * UPB, k = nb * 32;
     const int64_t per = (units + KS - 1) / KS;
     const int64_t ubeg = slice * per, uend = min(units, ubeg + per);
-
-    // This warp's rows of virtual block vb: segment, first row, weight pointers.
-    struct rows {
-        const mm_seg *sg;
-        int64_t row0;
-        bool valid;  // a row of a segment (vb < g.total, row0 < m)
-        const uint4 *wq[RW];
-        const __half *ws[RW];
-    };
-    auto locate = [&](int64_t vb, rows &r) {
-        int si = 0;
+    float acc[RW][NR];
 #pragma unroll
-        for (int i = 1; i < CU_MM_GROUP; i++)
-            if (i < g.cnt && vb >= g.s[i].blk0) si = i;
-        r.sg = &g.s[si];
-        r.row0 = (vb - r.sg->blk0) * RPB + (warp / KS) * RW;
-        r.valid = vb < g.total && r.row0 < r.sg->m;
+    for (int j = 0; j < RW; j++)
 #pragma unroll
-        for (int j = 0; j < RW; j++) { // rows past m read the last row, and are not stored
-            int64_t row = min(r.row0 + j, r.sg->m - 1);
-            r.wq[j] = (const uint4 *)(r.sg->qs + (size_t)row * nb * QB);
-            r.ws[j] = r.sg->sc + row * nb;
-        }
-    };
-    // UNR units of each of the RW rows, from u0 on
-    auto load = [&](const rows &r, int64_t u0, uint4 (&q)[RW][UNR], float (&dw)[RW][UNR]) {
+        for (int r = 0; r < NR; r++) acc[j][r] = 0.0f;
+    uint4 q[RW][UNR];
+    float dw[RW][UNR];
+    auto load = [&](int64_t u0) { // UNR units of each of the RW rows, from u0 on
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             int64_t u = u0 + 32 * i;
             if (u < uend) {
 #pragma unroll
                 for (int j = 0; j < RW; j++) {
-                    q[j][i] = cu_load_stream(r.wq[j] + u);
-                    dw[j][i] = __half2float(r.ws[j][u / UPB]);
+                    q[j][i] = cu_load_stream(wq[j] + u);
+                    dw[j][i] = __half2float(ws[j][u / UPB]);
                 }
             }
         }
     };
-
-    int64_t vb = blockIdx.x;
-    rows cur, nxt;
-    locate(vb, cur);
-    uint4 q[RW][UNR], qn[RW][UNR];
-    float dw[RW][UNR], dn[RW][UNR];
     // The weights do not depend on the kernels before this one: the first
     // loads are in flight before waiting for them (cu_pdl_wait), so that they
     // overlap the end of the previous kernel; x is read only after it.
-    if (cur.valid && ubeg + lane < uend) load(cur, ubeg + lane, q, dw);
+    if (valid && ubeg + lane < uend) load(ubeg + lane);
     cu_pdl_wait();
-    // Two sets of loads in registers (RW * UNR 16-byte loads each) only where
-    // they fit beside the NR x RW sums without spilling (one x row: ptxas -v);
-    // else the next row group's loads wait for this one's compute.
-    constexpr bool PIPE = NR * RW * UNR <= 8;
-    for (; vb < g.total; vb += gridDim.x) { // the same trips for every warp of the block
-        if constexpr (PIPE) {
-            locate(vb + gridDim.x, nxt);
-            if (nxt.valid && ubeg + lane < uend) load(nxt, ubeg + lane, qn, dn);
-        }
-        float acc[RW][NR];
+    for (int64_t u0 = ubeg + lane; u0 < uend && valid; u0 += 32 * UNR) {
+        if (u0 != ubeg + lane) load(u0);
 #pragma unroll
-        for (int j = 0; j < RW; j++)
+        for (int i = 0; i < UNR; i++) {
+            int64_t u = u0 + 32 * i;
+            if (u >= uend) break;
+            int64_t b = u / UPB;
 #pragma unroll
-            for (int r = 0; r < NR; r++) acc[j][r] = 0.0f;
-        for (int64_t u0 = ubeg + lane; u0 < uend && cur.valid; u0 += 32 * UNR) {
-            if (u0 != ubeg + lane) load(cur, u0, q, dw); // rows longer than a batch
+            for (int r = 0; r < NR; r++) {
+                const int4 *xb = (const int4 *)(xq + r * k + 32 * b);
+                float2 d2 = __ldg(xds + r * nb + b);
+                if constexpr (T == QT_Q4_0) {
+                    int4 x0 = __ldg(xb), x1 = __ldg(xb + 1);
+                    const uint32_t m4 = 0x0f0f0f0fu;
 #pragma unroll
-            for (int i = 0; i < UNR; i++) {
-                int64_t u = u0 + 32 * i;
-                if (u >= uend) break;
-                int64_t b = u / UPB;
+                    for (int j = 0; j < RW; j++) {
+                        int s = __dp4a((int)(q[j][i].x & m4), x0.x, 0);
+                        s = __dp4a((int)(q[j][i].y & m4), x0.y, s);
+                        s = __dp4a((int)(q[j][i].z & m4), x0.z, s);
+                        s = __dp4a((int)(q[j][i].w & m4), x0.w, s);
+                        s = __dp4a((int)((q[j][i].x >> 4) & m4), x1.x, s);
+                        s = __dp4a((int)((q[j][i].y >> 4) & m4), x1.y, s);
+                        s = __dp4a((int)((q[j][i].z >> 4) & m4), x1.z, s);
+                        s = __dp4a((int)((q[j][i].w >> 4) & m4), x1.w, s);
+                        acc[j][r] += dw[j][i] * (d2.x * (float)s - 8.0f * d2.y);
+                    }
+                } else {
+                    int4 x0 = __ldg(xb + (u % UPB));
 #pragma unroll
-                for (int r = 0; r < NR; r++) {
-                    const int4 *xb = (const int4 *)(xq + r * k + 32 * b);
-                    float2 d2 = __ldg(xds + r * nb + b);
-                    if constexpr (T == QT_Q4_0) {
-                        int4 x0 = __ldg(xb), x1 = __ldg(xb + 1);
-                        const uint32_t m4 = 0x0f0f0f0fu;
-#pragma unroll
-                        for (int j = 0; j < RW; j++) {
-                            int s = __dp4a((int)(q[j][i].x & m4), x0.x, 0);
-                            s = __dp4a((int)(q[j][i].y & m4), x0.y, s);
-                            s = __dp4a((int)(q[j][i].z & m4), x0.z, s);
-                            s = __dp4a((int)(q[j][i].w & m4), x0.w, s);
-                            s = __dp4a((int)((q[j][i].x >> 4) & m4), x1.x, s);
-                            s = __dp4a((int)((q[j][i].y >> 4) & m4), x1.y, s);
-                            s = __dp4a((int)((q[j][i].z >> 4) & m4), x1.z, s);
-                            s = __dp4a((int)((q[j][i].w >> 4) & m4), x1.w, s);
-                            acc[j][r] += dw[j][i] * (d2.x * (float)s - 8.0f * d2.y);
-                        }
-                    } else {
-                        int4 x0 = __ldg(xb + (u % UPB));
-#pragma unroll
-                        for (int j = 0; j < RW; j++) {
-                            int s = __dp4a((int)q[j][i].x, x0.x, 0);
-                            s = __dp4a((int)q[j][i].y, x0.y, s);
-                            s = __dp4a((int)q[j][i].z, x0.z, s);
-                            s = __dp4a((int)q[j][i].w, x0.w, s);
-                            acc[j][r] += dw[j][i] * d2.x * (float)s;
-                        }
+                    for (int j = 0; j < RW; j++) {
+                        int s = __dp4a((int)q[j][i].x, x0.x, 0);
+                        s = __dp4a((int)q[j][i].y, x0.y, s);
+                        s = __dp4a((int)q[j][i].z, x0.z, s);
+                        s = __dp4a((int)q[j][i].w, x0.w, s);
+                        acc[j][r] += dw[j][i] * d2.x * (float)s;
                     }
                 }
             }
         }
+    }
+#pragma unroll
+    for (int j = 0; j < RW; j++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
+    if constexpr (KS > 1) {
+        __shared__ float part[WARPS][RW][NR];
+        if (lane == 0) {
+#pragma unroll
+            for (int j = 0; j < RW; j++)
+#pragma unroll
+                for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
+        }
+        __syncthreads();
+        if (slice != 0) return;
 #pragma unroll
         for (int j = 0; j < RW; j++)
 #pragma unroll
-            for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
-        bool store = lane == 0 && cur.valid;
-        if constexpr (KS > 1) {
-            __shared__ float part[WARPS][RW][NR];
-            if (lane == 0) {
+            for (int r = 0; r < NR; r++) {
+                acc[j][r] = 0.0f;
 #pragma unroll
-                for (int j = 0; j < RW; j++)
-#pragma unroll
-                    for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
+                for (int w = 0; w < KS; w++) acc[j][r] += part[warp + w][j][r];
             }
-            __syncthreads();
+    }
+    if (lane == 0 && valid) {
 #pragma unroll
-            for (int j = 0; j < RW; j++)
+        for (int j = 0; j < RW; j++) {
+            int64_t row = row0 + j;
+            if (row >= sg.m) break;
+            float bv = sg.bias ? sg.bias[row] : 0.0f;
 #pragma unroll
-                for (int r = 0; r < NR; r++) {
-                    acc[j][r] = 0.0f;
-#pragma unroll
-                    for (int w = 0; w < KS; w++) acc[j][r] += part[warp - slice + w][j][r];
-                }
-            __syncthreads(); // part is rewritten on the next trip
-            store = store && slice == 0;
-        }
-        if (store) {
-            const mm_seg &sg = *cur.sg;
-#pragma unroll
-            for (int j = 0; j < RW; j++) {
-                int64_t row = cur.row0 + j;
-                if (row >= sg.m) break;
-                float bv = sg.bias ? sg.bias[row] : 0.0f;
-#pragma unroll
-                for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[j][r] + bv;
-            }
-        }
-        if constexpr (PIPE) {
-            cur = nxt;
-#pragma unroll
-            for (int j = 0; j < RW; j++)
-#pragma unroll
-                for (int i = 0; i < UNR; i++) q[j][i] = qn[j][i], dw[j][i] = dn[j][i];
-        } else {
-            locate(vb + gridDim.x, cur);
-            if (cur.valid && ubeg + lane < uend) load(cur, ubeg + lane, q, dw);
+            for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[j][r] + bv;
         }
     }
 }
@@ -262,71 +217,49 @@ int rows_per_warp(int ks, int nr)
     return ks == 1 ? rw : 2;
 }
 
-// Blocks of this kernel resident on the whole GPU at once (the persistent
-// grid), or 0 with INFERD_CUDA_MMVQ_PERSIST=0 (then a block per row group, for
-// A/B runs).
-template <typename K> int resident_blocks(K kernel)
-{
-    static const bool off = cu_env_int("INFERD_CUDA_MMVQ_PERSIST", 1) == 0;
-    int per_sm = 0, sms = 0, dev = 0;
-    if (off || cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, WARPS * 32, 0) != cudaSuccess)
-        return 0;
-    return per_sm * sms;
-}
-
-template <int T, int NR, int UNR, int KS, int RW>
-void launch_unr(cu_backend *cb, const mm_segs &g, int64_t nb, const int8_t *xq, const float2 *xds)
-{
-    auto kernel = mmvq_kernel<T, NR, UNR, KS, RW>;
-    static const int resident = resident_blocks(kernel);
-    int64_t grid = resident > 0 && resident < g.total ? resident : g.total;
-    cu_launch(cb, kernel, (unsigned)grid, WARPS * 32, 0, g, nb, xq, xds);
-}
-
 template <int T, int NR, int KS, int RW>
-void launch_rw(cu_backend *cb, const mm_segs &g, int64_t nb, const int8_t *xq, const float2 *xds)
+void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
+               const float2 *xds)
 {
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
     if (per_lane <= 4)
-        launch_unr<T, NR, 4, KS, RW>(cb, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
     else
-        launch_unr<T, NR, 8, KS, RW>(cb, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
 }
 
 template <int T, int NR, int KS>
-void launch_ks(cu_backend *cb, const mm_segs &g, int64_t nb, const int8_t *xq,
+void launch_ks(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
                const float2 *xds)
 {
     switch (rows_per_warp(KS, NR)) {
-    case 1: launch_rw<T, NR, KS, 1>(cb, g, nb, xq, xds); break;
-    case 2: launch_rw<T, NR, KS, 2>(cb, g, nb, xq, xds); break;
-    default: launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, nb, xq, xds); break;
+    case 1: launch_rw<T, NR, KS, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch_rw<T, NR, KS, 2>(cb, g, blocks, nb, xq, xds); break;
+    default: launch_rw<T, NR, KS, KS == 1 ? 4 : 2>(cb, g, blocks, nb, xq, xds); break;
     }
 }
 
 template <int T, int NR>
-void launch(cu_backend *cb, const mm_segs &g, int64_t nb, const int8_t *xq,
+void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
             const float2 *xds)
 {
     switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2))) {
-    case 1: launch_ks<T, NR, 1>(cb, g, nb, xq, xds); break;
-    case 2: launch_ks<T, NR, 2>(cb, g, nb, xq, xds); break;
-    default: launch_ks<T, NR, 4>(cb, g, nb, xq, xds); break;
+    case 1: launch_ks<T, NR, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch_ks<T, NR, 2>(cb, g, blocks, nb, xq, xds); break;
+    default: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
     }
 }
 
 template <int T>
-void launch_nr(cu_backend *cb, int nr, const mm_segs &g, int64_t nb,
+void launch_nr(cu_backend *cb, int nr, const mm_segs &g, unsigned blocks, int64_t nb,
                const int8_t *xq, const float2 *xds)
 {
     switch (nr) {
-    case 1: launch<T, 1>(cb, g, nb, xq, xds); break;
-    case 2: launch<T, 2>(cb, g, nb, xq, xds); break;
-    case 3: launch<T, 3>(cb, g, nb, xq, xds); break;
-    case 4: launch<T, 4>(cb, g, nb, xq, xds); break;
-    default: launch<T, 8>(cb, g, nb, xq, xds); break;
+    case 1: launch<T, 1>(cb, g, blocks, nb, xq, xds); break;
+    case 2: launch<T, 2>(cb, g, blocks, nb, xq, xds); break;
+    case 3: launch<T, 3>(cb, g, blocks, nb, xq, xds); break;
+    case 4: launch<T, 4>(cb, g, blocks, nb, xq, xds); break;
+    default: launch<T, 8>(cb, g, blocks, nb, xq, xds); break;
     }
 }
 
@@ -458,13 +391,12 @@ void cu_mmvq_flush(cu_backend *cb)
                       p->y[j] + i * m, p->bias[j], m, blocks};
             blocks += (m + rpb - 1) / rpb;
         }
-        g.total = blocks;
         const int8_t *xq = cb->q8_x + i * k;
         const float2 *xds = cb->q8_ds + i * nb;
         if (p->type == QT_Q4_0)
-            launch_nr<QT_Q4_0>(cb, nr, g, nb, xq, xds);
+            launch_nr<QT_Q4_0>(cb, nr, g, (unsigned)blocks, nb, xq, xds);
         else
-            launch_nr<QT_Q8_0>(cb, nr, g, nb, xq, xds);
+            launch_nr<QT_Q8_0>(cb, nr, g, (unsigned)blocks, nb, xq, xds);
         cu_check_launch(cb, "matmul (decode, packed)");
         i += nr;
     }
