@@ -78,7 +78,7 @@ fi
 # ---- tests ----
 export INFERD_SOURCE_DIR=$ROOT
 declare -A R_TEST
-for t in test_cuda_ops test_cuda_model test_cuda_mmq test_cuda_fattn; do
+for t in test_cuda_ops test_cuda_model test_cuda_mmq test_cuda_mmf test_cuda_mmvq_k test_cuda_fattn; do
     [ -x "$BIN/$t" ] || continue
     stamp "$t"
     timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/$t" > "$OUTDIR/$t.log" 2>&1
