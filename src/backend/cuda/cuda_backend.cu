@@ -509,15 +509,16 @@ template <auto F> using flushed = entry<false, KEEP_NONE, F>;
 template <auto F> using keeps_add = entry<true, KEEP_ADD, F>;
 template <auto F> using keeps_rope = entry<true, KEEP_ROPE, F>;
 
-// A decode matmul of packed weights decides itself whether it joins the pending
-// ones (cu_mmvq); any other matmul launches them first, as every other op.
+// A decode matmul of packed or K-quant weights decides itself whether it joins
+// the pending ones (cu_mmvq, cu_mmvq_k, cu_mmf); any other matmul launches them
+// first, as every other op.
 void matmul_entry(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                   const be_tensor *bias, int64_t n)
 {
     cu_backend *cb = CU_BE(be);
     cu_flush_add(cb);
     cu_flush_rope(cb);
-    if (!cu_matmul_takes_mmvq(CU_CT(w), n)) cu_mmvq_flush(cb);
+    if (!cu_matmul_takes_mmvq(cb, CU_CT(w), n)) cu_mmvq_flush(cb);
     cu_matmul(be, out, x, w, bias, n);
 }
 

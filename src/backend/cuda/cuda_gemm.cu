@@ -23,6 +23,7 @@
 #include "backend/cuda/cuda_mmq.cuh"
 #include "backend/cuda/cuda_mmv.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
+#include "backend/cuda/cuda_mmvq_k.cuh"
 #include "backend/cuda/cuda_ops.cuh"
 
 #include <cstdio>
@@ -121,11 +122,12 @@ bool takes_mmf(const cu_tensor *W, int64_t n)
 
 } // namespace
 
-// Both the dp4a kernel and cu_mmf may defer their launch to group matmuls.
-bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n)
+// The dp4a kernels (packed and K-quant) and cu_mmf may defer their launch to
+// group matmuls; the conditions are cu_matmul's own.
+bool cu_matmul_takes_mmvq(const cu_backend *cb, const cu_tensor *W, int64_t n)
 {
-    return W->packed && ((n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled())) ||
-                         takes_mmf(W, n));
+    if (!W->packed) return n < CU_GEMM_MIN_N && cu_mmvq_k_takes(cb, W, n);
+    return (n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled())) || takes_mmf(W, n);
 }
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,

@@ -17,9 +17,11 @@
 // INFERD_CUDA_MMQ_MIN_N (read once, 2..9) moves it, for measurements.
 #define CU_MMQ_MIN_N 5
 
-// Whether a matmul of n rows on W takes the decode kernel of packed weights
-// (cuda_mmvq.cu), which may defer its launch to join the next ones.
-bool cu_matmul_takes_mmvq(const cu_tensor *W, int64_t n);
+// Whether a matmul of n rows on W takes a kernel that may defer its launch to
+// join the next ones (cb->pmm): the decode kernels of packed weights
+// (cuda_mmvq.cu) and of K-quant weights (cuda_mmvq_k.cu), the f16 tensor-core
+// kernel (cuda_mmf.cu).
+bool cu_matmul_takes_mmvq(const cu_backend *cb, const cu_tensor *W, int64_t n);
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                const be_tensor *bias, int64_t n);

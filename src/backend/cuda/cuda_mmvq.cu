@@ -27,6 +27,7 @@
 // each launch costs its ramp-up and drain.
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_mmf.cuh"
+#include "backend/cuda/cuda_mmvq_k.cuh"
 
 #include <cstdlib>
 #include <cstring>
@@ -373,6 +374,7 @@ void cu_mmvq_flush(cu_backend *cb)
     cu_mm_group *p = &cb->pmm;
     if (!p->cnt) return;
     if (p->f16) return cu_mmf_flush(cb); // rows of the f16 tensor-core kernel
+    if (cu_mmvq_k_type(p->type)) return cu_mmvq_k_flush(cb); // K-quant weights
     int64_t k = p->k, nb = k / 32;
     for (int64_t i = 0; i < p->n;) {
         int64_t left = p->n - i;

@@ -48,8 +48,9 @@ void cu_pack_dequant_f16(cu_backend *cb, const cu_tensor *w, const int32_t *idx,
 // hold that x (same pointer, at least n rows, no other op ran since).
 void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k);
 
-// Launches the decode matmuls left pending by cu_mmvq, if any. Every op but a
-// matmul that may join them calls it first (the op table's wrappers).
+// Launches the decode matmuls left pending by cu_mmvq, cu_mmvq_k or cu_mmf, if
+// any. Every op but a matmul that may join them calls it first (the op table's
+// wrappers).
 void cu_mmvq_flush(cu_backend *cb);
 
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1),

@@ -54,11 +54,31 @@
 // a contiguous slice of its blocks, so that a lane's loads are all in flight in
 // one pass; their sums meet in shared memory in a fixed order.
 //
+// Grouping, as cuda_mmvq.cu: consecutive matmuls on the same x (q, k, v; gate,
+// up) wait in cb->pmm and are launched as one grid over all their rows
+// (cu_mmvq_k_flush, from cu_mmvq_flush, which every other op calls first); a
+// block finds its matmul from the blocks before each (kseg.blk0). A k or v
+// projection alone (1024 rows of 4096 in an 8B model) is 256 blocks, too few
+// to fill the GPU, and each launch pays its ramp-up and drain: such small
+// matrices reached ~1.6 TB/s alone. A row's arithmetic does not depend on the
+// grid, so grouped and single launches give the same bits (test_cuda_ops).
+//
+// Overlap (cu_launch, cuda_common.cuh): a lane's first pass of weight loads
+// (all its loads up to 16 blocks a slice: every matrix of an 8B model) is
+// issued before cu_pdl_wait, while the kernel before still drains; nothing is
+// written and neither x nor its scales (written by earlier kernels) nor the
+// bias is read before it.
+//
 // Measured (H200, test_cuda_mmvq_k --bench, kernel alone, one x row): Q4_K
 // 14336 x 4096 14.2 us (2.3 TB/s) against 31.6 on the f32 kernel, 128256 x 4096
 // 85 us (3.5 TB/s); Q6_K 22.3 and 161 us against 40.6 and 299. 8B Q4_K tg128
 // (bench-model): 404 tok/s against 187 (llama.cpp: 298); 8 rows a step
 // (engine_bench): 1268 against 367 tok/s; RW = 2 made 8 rows 1.5x faster.
+// Grouping and overlap (one H200 in one call, 8B bench-model tg128, two runs
+// each, INFERD_CUDA_MMVQ_K_GROUP / _PDL): Q4_K 392 tok/s launched one by one
+// plainly, 432 grouped, 427 overlapped, 459 both; Q5_K 315 -> 384 and Q6_K
+// 271 -> 308 with both; 8 sequences (engine_bench, Q4_K) 1183 -> 1187, where
+// each launch already has 8 rows of work.
 #include "backend/cuda/cuda_mmvq_k.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
@@ -250,10 +270,10 @@ __device__ __forceinline__ void kdot(const kunit<T> &u, int t, const int8_t *xq,
 // Rows a warp: two for several x rows on Q4_K / Q5_K (their x loads then serve
 // both), else one (Q6_K's lane-unit already holds ~50 registers of weights).
 // INFERD_CUDA_MMVQ_K_RW=1 (read once) keeps one, for A/B measurements.
-template <int T, int NR> int rows_per_warp()
+template <int T> int rows_per_warp(int nr)
 {
     static const int env = cu_env_int("INFERD_CUDA_MMVQ_K_RW", 2);
-    return NR > 1 && T != QT_Q6_K && env != 1 ? 2 : 1;
+    return nr > 1 && T != QT_Q6_K && env != 1 ? 2 : 1;
 }
 
 // Warps a row: at most 2 lane-units a lane (one pass of UNR loads) up to rows
@@ -263,24 +283,50 @@ int row_split(int64_t nb)
     return nb > 32 ? 4 : nb > 16 ? 2 : 1;
 }
 
-// w (m rows of row_bytes, nb blocks each), xq / xds: x row 0 (rows k = 256 nb
-// apart), y (NR rows of m).
+// One matmul of a launch: its weight (m rows), output (row r of x -> y + r *
+// m), bias, and the blocks of the grid before its own.
+struct kseg {
+    const uint8_t *w;
+    float *y;
+    const float *bias;
+    int64_t m;
+    int64_t blk0;
+};
+
+struct ksegs {
+    kseg s[CU_MM_GROUP];
+    int cnt;
+};
+
+// g: the launch's matmuls (same type and k: rows of row_bytes, nb blocks
+// each), xq / xds: x row 0 (rows k = 256 nb apart); pdl: started by cu_launch
+// (else plain, and the kernel after this one is not let in early either, as
+// before the overlap: INFERD_CUDA_MMVQ_K_PDL=0).
 template <int T, int NR, int KS, int RW>
 __global__ void __launch_bounds__(WARPS * 32)
-mmvq_k_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t m, int64_t nb,
-              const int8_t *__restrict__ xq, const float2 *__restrict__ xds, float *__restrict__ y,
-              const float *__restrict__ bias)
+mmvq_k_kernel(ksegs g, size_t row_bytes, int64_t nb, const int8_t *__restrict__ xq,
+              const float2 *__restrict__ xds, bool pdl)
 {
     constexpr int BYTES = cu_fmt<T>::BYTES;
     constexpr int RPB = WARPS / KS * RW; // rows a block
+    // The block's matmul si. Its fields are read by constant indices (a
+    // dynamic index into the parameter struct would copy it to local memory),
+    // the output's only at the end, so that the main loop holds none of them.
+    int si = 0;
+#pragma unroll
+    for (int i = 1; i < CU_MM_GROUP; i++)
+        if (i < g.cnt && (int64_t)blockIdx.x >= g.s[i].blk0) si = i;
+    static_assert(CU_MM_GROUP == 3, "pick reads three matmuls");
+    auto pick = [&](auto f) { return si == 0 ? g.s[0].*f : si == 1 ? g.s[1].*f : g.s[2].*f; };
+    const int64_t m = pick(&kseg::m);
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, slice = warp % KS, t = lane & 3;
-    const int64_t row0 = (int64_t)blockIdx.x * RPB + (warp / KS) * RW;
+    const int64_t row0 = ((int64_t)blockIdx.x - pick(&kseg::blk0)) * RPB + (warp / KS) * RW;
     const bool valid = row0 < m;
     if (KS == 1 && !valid) return; // (with KS > 1 every warp reaches the barrier)
     const uint8_t *wr[RW];
 #pragma unroll
     for (int j = 0; j < RW; j++) // rows past m read the last row, and are not stored
-        wr[j] = w + (size_t)min(row0 + j, m - 1) * row_bytes;
+        wr[j] = pick(&kseg::w) + (size_t)min(row0 + j, m - 1) * row_bytes;
     const int64_t k = nb * 256, per = (nb + KS - 1) / KS;
     const int64_t bbeg = slice * per, bend = min(nb, bbeg + per);
     float acc[RW][NR];
@@ -288,8 +334,8 @@ mmvq_k_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t m, int64_
     for (int j = 0; j < RW; j++)
 #pragma unroll
         for (int r = 0; r < NR; r++) acc[j][r] = 0.0f;
-    for (int64_t b0 = bbeg + lane / 4; b0 < bend && valid; b0 += 8 * UNR) {
-        kunit<T> q[RW][UNR];
+    kunit<T> q[RW][UNR];
+    auto load = [&](int64_t b0) { // UNR lane-units of each of the RW rows, from block b0 on
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             const int64_t b = b0 + 8 * i;
@@ -297,6 +343,16 @@ mmvq_k_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t m, int64_
 #pragma unroll
                 for (int j = 0; j < RW; j++) kload(q[j][i], wr[j] + (size_t)b * BYTES, t);
         }
+    };
+    // The weights are written by no kernel of the step: the first pass's
+    // loads (all of them up to 16 blocks a slice, i.e. every row of an 8B
+    // model) are issued before waiting for the kernel before this one
+    // (cu_pdl_wait), so that they overlap its drain; x is read only after.
+    const int64_t first = bbeg + lane / 4;
+    if (valid) load(first);
+    if (pdl) cu_pdl_wait();
+    for (int64_t b0 = first; b0 < bend && valid; b0 += 8 * UNR) {
+        if (b0 != first) load(b0);
 #pragma unroll
         for (int i = 0; i < UNR; i++) {
             const int64_t b = b0 + 8 * i;
@@ -330,6 +386,8 @@ mmvq_k_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t m, int64_
             }
     }
     if (lane == 0 && valid) {
+        float *y = pick(&kseg::y);
+        const float *bias = pick(&kseg::bias);
 #pragma unroll
         for (int j = 0; j < RW; j++) {
             const int64_t row = row0 + j;
@@ -341,51 +399,61 @@ mmvq_k_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t m, int64_
     }
 }
 
+// Whether the kernel may overlap the one before it (cu_launch): yes unless
+// INFERD_CUDA_MMVQ_K_PDL=0 (read once; then a plain launch, for A/B
+// measurements of the overlap alone).
+bool overlapped()
+{
+    static const bool on = cu_env_int("INFERD_CUDA_MMVQ_K_PDL", 1) != 0;
+    return on;
+}
+
 struct launch_args {
-    const uint8_t *w;
+    ksegs g;
+    unsigned blocks;
     size_t row_bytes;
-    int64_t m, nb;
+    int64_t nb;
     const int8_t *xq;
     const float2 *xds;
-    float *y;
-    const float *bias;
 };
 
 template <int T, int NR, int KS, int RW>
-void launch_rw(cudaStream_t st, const launch_args &a)
+void launch_rw(cu_backend *cb, const launch_args &a)
 {
-    const unsigned blocks = cu_blocks(a.m, WARPS / KS * RW);
-    mmvq_k_kernel<T, NR, KS, RW><<<blocks, WARPS * 32, 0, st>>>(a.w, a.row_bytes, a.m, a.nb, a.xq,
-                                                                a.xds, a.y, a.bias);
+    auto *kern = mmvq_k_kernel<T, NR, KS, RW>;
+    if (overlapped())
+        cu_launch(cb, kern, a.blocks, WARPS * 32, 0, a.g, a.row_bytes, a.nb, a.xq, a.xds, true);
+    else
+        kern<<<a.blocks, WARPS * 32, 0, cb->stream>>>(a.g, a.row_bytes, a.nb, a.xq, a.xds, false);
 }
 
 template <int T, int NR, int KS>
-void launch(cudaStream_t st, const launch_args &a)
+void launch(cu_backend *cb, int rw, const launch_args &a)
 {
     if constexpr (NR > 1 && T != QT_Q6_K)
-        if (rows_per_warp<T, NR>() == 2) return launch_rw<T, NR, KS, 2>(st, a);
-    launch_rw<T, NR, KS, 1>(st, a);
+        if (rw == 2) return launch_rw<T, NR, KS, 2>(cb, a);
+    launch_rw<T, NR, KS, 1>(cb, a);
 }
 
 template <int T, int NR>
-void launch_ks(cudaStream_t st, const launch_args &a)
+void launch_ks(cu_backend *cb, int rw, const launch_args &a)
 {
     switch (row_split(a.nb)) {
-    case 1: launch<T, NR, 1>(st, a); break;
-    case 2: launch<T, NR, 2>(st, a); break;
-    default: launch<T, NR, 4>(st, a); break;
+    case 1: launch<T, NR, 1>(cb, rw, a); break;
+    case 2: launch<T, NR, 2>(cb, rw, a); break;
+    default: launch<T, NR, 4>(cb, rw, a); break;
     }
 }
 
 template <int T>
-void launch_nr(cudaStream_t st, int nr, const launch_args &a)
+void launch_nr(cu_backend *cb, int nr, int rw, const launch_args &a)
 {
     switch (nr) {
-    case 1: launch_ks<T, 1>(st, a); break;
-    case 2: launch_ks<T, 2>(st, a); break;
-    case 3: launch_ks<T, 3>(st, a); break;
-    case 4: launch_ks<T, 4>(st, a); break;
-    default: launch_ks<T, 8>(st, a); break;
+    case 1: launch_ks<T, 1>(cb, rw, a); break;
+    case 2: launch_ks<T, 2>(cb, rw, a); break;
+    case 3: launch_ks<T, 3>(cb, rw, a); break;
+    case 4: launch_ks<T, 4>(cb, rw, a); break;
+    default: launch_ks<T, 8>(cb, rw, a); break;
     }
 }
 
@@ -395,35 +463,104 @@ bool enabled()
     return on;
 }
 
+// Whether matmuls on one x wait to share a launch: yes unless
+// INFERD_CUDA_MMVQ_K_GROUP=0 (read once; then each launches at once, the A/B
+// baseline).
+bool grouping()
+{
+    static const bool on = cu_env_int("INFERD_CUDA_MMVQ_K_GROUP", 1) != 0;
+    return on;
+}
+
+// Whether a matmul of w on n rows of x may join the pending ones (or none is
+// pending): the same x, rows, type and k, and x not one of their outputs.
+bool joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
+{
+    const cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return true;
+    if (p->f16 || p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
+        p->k != w->info.ne[0])
+        return false;
+    for (int j = 0; j < p->cnt; j++)
+        if ((const float *)p->y[j] == x) return false;
+    return true;
+}
+
 } // namespace
 
 bool cu_mmvq_k_takes(const cu_backend *cb, const cu_tensor *w, int64_t n)
 {
-    const uint32_t t = w->info.type;
-    if (t != QT_Q4_K && t != QT_Q5_K && t != QT_Q6_K) return false;
+    if (!cu_mmvq_k_type(w->info.type)) return false;
     const int64_t k = w->info.ne[0];
     return enabled() && k % 256 == 0 && (size_t)(n * k) <= cb->q8_cap;
+}
+
+bool cu_mmvq_k_type(uint32_t type)
+{
+    return type == QT_Q4_K || type == QT_Q5_K || type == QT_Q6_K;
 }
 
 void cu_mmvq_k(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
                const float *bias)
 {
-    const int64_t k = w->info.ne[0], m = cu_rows((const be_tensor *)w), nb = k / 256;
-    const uint32_t type = w->info.type;
-    cu_q8_prepare(cb, x, n, k);
-    for (int64_t i = 0; i < n;) {
-        const int64_t left = n - i;
-        // one launch for up to 8 rows (each launch streams the whole weight)
+    if (!joins(cb, w, x, n)) cu_mmvq_flush(cb);
+    cu_mm_group *p = &cb->pmm;
+    for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
+        if (p->y[j] == y) {
+            cu_mmvq_flush(cb);
+            break;
+        }
+    cu_q8_prepare(cb, x, n, w->info.ne[0]);
+    if (!p->cnt) {
+        p->x = x;
+        p->n = n;
+        p->k = w->info.ne[0];
+        p->type = w->info.type;
+        p->f16 = false;
+    }
+    p->w[p->cnt] = w;
+    p->y[p->cnt] = y;
+    p->bias[p->cnt] = bias;
+    p->cnt++;
+    if (!grouping()) cu_mmvq_flush(cb);
+}
+
+void cu_mmvq_k_flush(cu_backend *cb)
+{
+    cu_mm_group *p = &cb->pmm;
+    if (!p->cnt) return;
+    const int64_t k = p->k, nb = k / 256;
+    const uint32_t type = p->type;
+    for (int64_t i = 0; i < p->n;) {
+        const int64_t left = p->n - i;
+        // one launch for up to 8 rows (each launch streams the whole weights)
         const int nr = left >= 8 ? 8 : left >= 4 ? 4 : (int)left;
-        const launch_args a = {(const uint8_t *)w->d, w->row_bytes, m, nb, cb->q8_x + i * k,
-                               cb->q8_ds + i * (k / 32), y + i * m, bias};
+        const int rw = type == QT_Q4_K   ? rows_per_warp<QT_Q4_K>(nr)
+                       : type == QT_Q5_K ? rows_per_warp<QT_Q5_K>(nr)
+                                         : rows_per_warp<QT_Q6_K>(nr);
+        const int rpb = WARPS / row_split(nb) * rw;
+        launch_args a;
+        a.g.cnt = p->cnt;
+        int64_t blocks = 0;
+        for (int j = 0; j < p->cnt; j++) {
+            const int64_t m = cu_rows((const be_tensor *)p->w[j]);
+            a.g.s[j] = {(const uint8_t *)p->w[j]->d, p->y[j] + i * m, p->bias[j], m, blocks};
+            blocks += (m + rpb - 1) / rpb;
+        }
+        for (int j = p->cnt; j < CU_MM_GROUP; j++) a.g.s[j] = a.g.s[0]; // never selected
+        a.blocks = (unsigned)blocks;
+        a.row_bytes = p->w[0]->row_bytes;
+        a.nb = nb;
+        a.xq = cb->q8_x + i * k;
+        a.xds = cb->q8_ds + i * (k / 32);
         if (type == QT_Q4_K)
-            launch_nr<QT_Q4_K>(cb->stream, nr, a);
+            launch_nr<QT_Q4_K>(cb, nr, rw, a);
         else if (type == QT_Q5_K)
-            launch_nr<QT_Q5_K>(cb->stream, nr, a);
+            launch_nr<QT_Q5_K>(cb, nr, rw, a);
         else
-            launch_nr<QT_Q6_K>(cb->stream, nr, a);
+            launch_nr<QT_Q6_K>(cb, nr, rw, a);
         cu_check_launch(cb, "matmul (decode, K-quant int8)");
         i += nr;
     }
+    p->cnt = 0;
 }

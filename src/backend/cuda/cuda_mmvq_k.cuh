@@ -13,13 +13,23 @@
 // the f32 dequantize-and-dot kernel of cuda_mmv.cu, the A/B baseline).
 bool cu_mmvq_k_takes(const cu_backend *cb, const cu_tensor *w, int64_t n);
 
+// Whether type is one that cu_mmvq_k takes (Q4_K, Q5_K, Q6_K).
+bool cu_mmvq_k_type(uint32_t type);
+
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1;
 // launches of up to 8 rows), w (m, k) Q4_K / Q5_K / Q6_K as GGUF stores it: x is
 // rounded to int8 with one scale per 32 values (cu_q8_prepare, shared with the
 // other decode matmuls of the step), then integer dot products (dp4a) per
-// sub-block. Enqueued on cb's stream, launched at once (never grouped with
-// pending matmuls); no allocation, no host synchronisation.
+// sub-block. Enqueued on cb's stream; no allocation, no host synchronisation.
+// As cu_mmvq, the launch waits in cb->pmm to join the next matmuls on the same
+// x (same n, type and k: q/k/v, gate/up), up to CU_MM_GROUP of them, and
+// cu_mmvq_flush (which every other op calls first) launches them as one grid;
+// INFERD_CUDA_MMVQ_K_GROUP=0 (read once) launches each at once instead.
 void cu_mmvq_k(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
                const float *bias);
+
+// Launches the pending matmuls of cb->pmm, which must be of a K type
+// (cu_mmvq_flush calls it for those).
+void cu_mmvq_k_flush(cu_backend *cb);
 
 #endif

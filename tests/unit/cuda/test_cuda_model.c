@@ -14,8 +14,9 @@
  *    $INFERD_SOURCE_DIR/.devdata/stories260K.gguf): 48 greedy tokens on cuda
  *    equal those of the cpu backend; each step run again through
  *    model_forward_greedy picks the token the host's argmax of its logits does.
- * 3. Step recording (cuda_graph.cu): a synthetic llama in Q4_0 and in F16 on
- *    two cuda backends, one with recording off (INFERD_CUDA_GRAPHS=0): three
+ * 3. Step recording (cuda_graph.cu): a synthetic llama in Q4_0, Q4_K (grouped
+ *    K-quant decode matmuls, overlapped launches) and F16 on two cuda
+ *    backends, one with recording off (INFERD_CUDA_GRAPHS=0): three
  *    sequences get prompts of 250, 100 and 31 tokens in steps of up to 32 rows
  *    (a shape runs op by op the first time, is recorded the second and
  *    replayed after), then 24 batched decode steps of all three (n = 3,
@@ -368,6 +369,7 @@ int main(void)
     check_synth(ARCH_QWEN3, "small", QT_Q6_K);
     check_stories();
     check_graphs(QT_Q4_0);
+    check_graphs(QT_Q4_K);
     check_graphs(QT_F16);
     return check_done();
 }

@@ -13,7 +13,9 @@
  *     F32 weights stay f32: 1e-5 * sum|w x|;
  *   embed, KV round trips: exact up to 1e-6 relative;
  *   norms, RoPE, activations, softmax: 2e-6 relative to the magnitudes involved;
- *   attention: 2e-5 absolute on outputs of magnitude ~1 (float vs double).
+ *   attention: 2e-5 absolute on outputs of magnitude ~1 (float vs double);
+ *   grouped decode matmuls (Q4_0 / Q8_0 and the K formats): bit for bit against
+ *   the same matmuls launched one by one.
  * Prints the worst error/tolerance per op and the max |diff| per weight format. */
 #include <math.h>
 #include <stdlib.h>
@@ -308,6 +310,78 @@ static void test_matmul_group(void)
         free_pair(W1); free_pair(W2); free_pair(W3); free_pair(W4);
         free_pair(X); free_pair(Y1); free_pair(Y2); free_pair(Y3); free_pair(Y4);
     }
+}
+
+/* The K formats' decode matmuls group as Q4_0's do (cuda_mmvq_k.cu): members of
+ * different m, bias on some, rows on one warp and split over 4 (k 768 and
+ * 14336), n of one launch (1, 3; 8: two weight rows a warp) and of two (6 = 4 +
+ * 2). A chain that fills a group (CU_MM_GROUP = 3: the fourth starts the next),
+ * breaks one by another K type and by another x (a pending output), and writes
+ * an output twice gives the bits of the same matmuls one by one, each read back
+ * before the next. */
+static void test_matmul_group_k(void)
+{
+    static const uint32_t kt[] = {QT_Q4_K, QT_Q5_K, QT_Q6_K};
+    static const int64_t ks[] = {768, 14336};
+    static const int ns[] = {1, 3, 6, 8};
+    enum { S = 7 };
+    /* step i: Y[i] = (i == 5 ? Y[0] : X) W[i] (+ B[i] where bias[i]) */
+    static const int64_t m[S] = {512, 37, 129, 70, 45, 33, 37};
+    static const bool bias[S] = {false, true, false, true, true, false, false};
+    for (int ti = 0; ti < 3; ti++)
+        for (int ki = 0; ki < 2; ki++) {
+            const uint32_t t = kt[ti], other = kt[(ti + 1) % 3];
+            const int64_t k = ks[ki];
+            pair W[S], B[S];
+            for (int i = 0; i < S; i++) {
+                W[i] = qweight(i == 4 ? other : t, m[i], i == 5 ? m[0] : k);
+                float *bv = randv(m[i], 1.0f);
+                B[i] = weight(QT_F32, 1, 1, m[i], bv);
+                free(bv);
+            }
+            for (int ni = 0; ni < 4; ni++) {
+                const int n = ns[ni];
+                pair X = rand_act(n, k, 2.0f), Y[S];
+                float *one[S], *grp[S];
+                for (int i = 0; i < S; i++) {
+                    Y[i] = act(n, m[i], NULL);
+                    one[i] = malloc(sizeof(float) * (size_t)(n * m[i]));
+                    grp[i] = malloc(sizeof(float) * (size_t)(n * m[i]));
+                }
+                inf_error err;
+                /* one by one: a read after each matmul launches it */
+                for (int i = 0; i < 6; i++) {
+                    be_matmul(cu, Y[i].c, i == 5 ? Y[0].c : X.c, W[i].c, bias[i] ? B[i].c : NULL, n);
+                    be_read(cu, Y[i].c, 0, n, one[i], &err);
+                }
+                /* grouped: 0, 1, 2 join; 3 starts a group (full); 4 (another
+                 * type) one more; 5 reads the pending Y0 */
+                for (int i = 0; i < 6; i++)
+                    be_matmul(cu, Y[i].c, i == 5 ? Y[0].c : X.c, W[i].c, bias[i] ? B[i].c : NULL, n);
+                for (int i = 0; i < 6; i++) be_read(cu, Y[i].c, 0, n, grp[i], &err);
+                /* Y6 written by W6, then by W1 (+ B1) before anything launched */
+                be_matmul(cu, Y[6].c, X.c, W[6].c, NULL, n);
+                be_matmul(cu, Y[6].c, X.c, W[1].c, B[1].c, n);
+                be_read(cu, Y[6].c, 0, n, grp[6], &err);
+                for (int i = 0; i < 6; i++)
+                    CHECK_MSG(!memcmp(one[i], grp[i], sizeof(float) * (size_t)(n * m[i])),
+                              "matmul group %s, k %lld, n %d: output %d differs from the ungrouped run",
+                              quant_type_name(t), (long long)k, n, i);
+                CHECK_MSG(!memcmp(one[1], grp[6], sizeof(float) * (size_t)(n * m[1])),
+                          "matmul group %s, k %lld, n %d: an output written twice differs",
+                          quant_type_name(t), (long long)k, n);
+                for (int i = 0; i < S; i++) {
+                    free(one[i]);
+                    free(grp[i]);
+                    free_pair(Y[i]);
+                }
+                free_pair(X);
+            }
+            for (int i = 0; i < S; i++) {
+                free_pair(W[i]);
+                free_pair(B[i]);
+            }
+        }
 }
 
 /* be_argmax: the first maximum of each row; ties to the lowest index, NaN never
@@ -629,6 +703,7 @@ int main(void)
     test_matmul_embed();
     test_norm();
     test_matmul_group();
+    test_matmul_group_k();
     test_argmax();
     test_elementwise();
     test_rope();
