@@ -161,39 +161,7 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
             }
         }
     }
-#pragma unroll
-    for (int j = 0; j < RW; j++)
-#pragma unroll
-        for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
-    if constexpr (KS > 1) {
-        __shared__ float part[WARPS][RW][NR];
-        if (lane == 0) {
-#pragma unroll
-            for (int j = 0; j < RW; j++)
-#pragma unroll
-                for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
-        }
-        __syncthreads();
-        if (slice != 0) return;
-#pragma unroll
-        for (int j = 0; j < RW; j++)
-#pragma unroll
-            for (int r = 0; r < NR; r++) {
-                acc[j][r] = 0.0f;
-#pragma unroll
-                for (int w = 0; w < KS; w++) acc[j][r] += part[warp + w][j][r];
-            }
-    }
-    if (lane == 0 && valid) {
-#pragma unroll
-        for (int j = 0; j < RW; j++) {
-            int64_t row = row0 + j;
-            if (row >= sg.m) break;
-            float bv = sg.bias ? sg.bias[row] : 0.0f;
-#pragma unroll
-            for (int r = 0; r < NR; r++) sg.y[r * sg.m + row] = acc[j][r] + bv;
-        }
-    }
+    cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, sg.m, sg.y, sg.bias);
 }
 
 // Warps a row: enough that each lane has at most 8 units of the row to load.

@@ -27,6 +27,50 @@ static inline size_t cu_pack_qb(uint32_t t)
     return t == QT_Q4_0 ? 16 : 32;
 }
 
+// The end of a decode matmul's warp (cuda_mmvq.cu, cuda_mmvq_k.cu): sums each
+// of its RW x NR partial sums over the warp, then over the KS consecutive
+// warps that took slices of the same rows (through shared memory: every warp
+// of the block must call it), and lane 0 of slice 0 stores them (+ bias):
+// y[r * m + row0 + j] for the rows j < RW below m, when valid.
+template <int WARPS, int KS, int RW, int NR>
+__device__ __forceinline__ void cu_mmvq_store(float (&acc)[RW][NR], bool valid, int64_t row0,
+                                              int64_t m, float *y, const float *bias)
+{
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, slice = warp % KS;
+#pragma unroll
+    for (int j = 0; j < RW; j++)
+#pragma unroll
+        for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
+    if constexpr (KS > 1) {
+        __shared__ float part[WARPS][RW][NR];
+        if (lane == 0) {
+#pragma unroll
+            for (int j = 0; j < RW; j++)
+#pragma unroll
+                for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
+        }
+        __syncthreads();
+        if (slice != 0) return;
+#pragma unroll
+        for (int j = 0; j < RW; j++)
+#pragma unroll
+            for (int r = 0; r < NR; r++) {
+                acc[j][r] = 0.0f;
+#pragma unroll
+                for (int w = 0; w < KS; w++) acc[j][r] += part[warp + w][j][r];
+            }
+    }
+    if (lane != 0 || !valid) return;
+#pragma unroll
+    for (int j = 0; j < RW; j++) {
+        const int64_t row = row0 + j;
+        if (row >= m) break;
+        const float bv = bias ? bias[row] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < NR; r++) y[r * m + row] = acc[j][r] + bv;
+    }
+}
+
 // GGUF rows -> packed layout (host memory, dst of the same size as src).
 void cu_pack_host(uint32_t type, const uint8_t *src, size_t rows, int64_t k, uint8_t *dst);
 

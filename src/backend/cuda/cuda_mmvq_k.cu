@@ -362,41 +362,7 @@ mmvq_k_kernel(ksegs g, size_t row_bytes, int64_t nb, const int8_t *__restrict__ 
                     kdot<T, NR>(q[j][i], t, xq + b * 256, xds + b * 8, k, acc[j]);
         }
     }
-#pragma unroll
-    for (int j = 0; j < RW; j++)
-#pragma unroll
-        for (int r = 0; r < NR; r++) acc[j][r] = cu_warp_sum(acc[j][r]);
-    if constexpr (KS > 1) {
-        __shared__ float part[WARPS][RW][NR];
-        if (lane == 0) {
-#pragma unroll
-            for (int j = 0; j < RW; j++)
-#pragma unroll
-                for (int r = 0; r < NR; r++) part[warp][j][r] = acc[j][r];
-        }
-        __syncthreads();
-        if (slice != 0) return;
-#pragma unroll
-        for (int j = 0; j < RW; j++)
-#pragma unroll
-            for (int r = 0; r < NR; r++) {
-                acc[j][r] = 0.0f;
-#pragma unroll
-                for (int s = 0; s < KS; s++) acc[j][r] += part[warp + s][j][r];
-            }
-    }
-    if (lane == 0 && valid) {
-        float *y = pick(&kseg::y);
-        const float *bias = pick(&kseg::bias);
-#pragma unroll
-        for (int j = 0; j < RW; j++) {
-            const int64_t row = row0 + j;
-            if (row >= m) break;
-            const float bv = bias ? bias[row] : 0.0f;
-#pragma unroll
-            for (int r = 0; r < NR; r++) y[r * m + row] = acc[j][r] + bv;
-        }
-    }
+    cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, m, pick(&kseg::y), pick(&kseg::bias));
 }
 
 // Whether the kernel may overlap the one before it (cu_launch): yes unless
