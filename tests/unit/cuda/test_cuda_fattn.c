@@ -36,6 +36,7 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "cu_test.h"
 #include "test_rand.h"
 
 static be_backend *ref, *cu;
@@ -388,13 +389,7 @@ static void bench(void)
 
 int main(int argc, char **argv)
 {
-    char why[256] = "";
-    if (cuda_probe_devices(why, sizeof why) <= 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no GPU: %s", why);
-        check_skip(msg);
-    }
-    printf("device: %s\n", why);
+    cu_test_require_gpu();
     inf_error err;
     INF_ASSERT(be_ref_create(&ref, NULL) == 0);
     int rc = be_cuda_create(0, &cu, &err);

@@ -37,13 +37,10 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "cu_test.h"
 #include "test_rand.h"
 #include "quant/quant.h"
 
-/* Test hook of cuda_mmq.cu: fn(arg) reps times on the backend's stream, directly
- * or captured into a CUDA graph and launched; *ms = their GPU time. 0 or -1. */
-int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg, int reps, int graph,
-                       float *ms);
 
 #define MMQ_MAX_N 256 /* CU_MMQ_MAX_N (cuda_mmq.cuh): more rows go to cuBLAS */
 
@@ -104,27 +101,6 @@ static void cu_read_rows(be_tensor *t, int64_t n, float *dst)
     inf_error err;
     int rc = be_read(cu, t, 0, n, dst, &err);
     CHECK_MSG(rc == 0, "cuda read: %s", err.msg);
-}
-
-/* x (cnt values, cnt % 32 == 0) rounded as q8_x_kernel: per 32 values
- * d = amax / 127, p = round-half-even(x / d) (0 when amax is 0), s = d * sum p. */
-static void q8_round(const float *x, int64_t cnt, int8_t *p, float *d, float *s, float *amax)
-{
-    for (int64_t b = 0; b < cnt / 32; b++) {
-        const float *xb = x + 32 * b;
-        float a = 0.0f;
-        for (int c = 0; c < 32; c++) a = fabsf(xb[c]) > a ? fabsf(xb[c]) : a;
-        float db = a / 127.0f;
-        int sum = 0;
-        for (int c = 0; c < 32; c++) {
-            int q = a == 0.0f ? 0 : (int)nearbyintf(xb[c] / db);
-            p[32 * b + c] = (int8_t)q;
-            sum += q;
-        }
-        d[b] = db;
-        s[b] = db * (float)sum;
-        amax[b] = a;
-    }
 }
 
 /* The kernel's sum for one GGUF weight row and one rounded x row, in double;
@@ -295,23 +271,10 @@ static void check_graph(void)
 
 /* ---- --bench ---- */
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median time per call in us over 20 timings of reps calls; < 0 when timing failed. */
+/* Median time per call in us (cu_test_median_us); < 0 when timing failed. */
 static double time_calls(call *c, int reps, int graph)
 {
-    float t[20];
-    for (int r = 0; r < 20; r++) {
-        float ms = 0;
-        if (cu_test_time_calls(cu, call_matmul, c, reps, graph, &ms) != 0) return -1;
-        t[r] = ms * 1000.0f / (float)reps;
-    }
-    qsort(t, 20, sizeof t[0], cmp_float);
-    return 0.5 * (t[9] + t[10]);
+    return cu_test_median_us(cu, call_matmul, c, reps, graph);
 }
 
 /* Random GGUF Q4_0 / Q8_0 rows (scales ~0.01, any quants): fast for big shapes. */
@@ -404,13 +367,7 @@ int main(int argc, char **argv)
     bool bench_mode = argc > 1 && strcmp(argv[1], "--bench") == 0;
     bool one_mode = argc > 5 && strcmp(argv[1], "--one") == 0;
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0; /* small shapes (memcheck) */
-    char why[256] = "";
-    if (cuda_probe_devices(why, sizeof why) <= 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no GPU: %s", why);
-        check_skip(msg);
-    }
-    printf("device: %s\n", why);
+    cu_test_require_gpu();
     const char *env = getenv("INFERD_CUDA_MMQ");
     bool mmq_on = !(env && strcmp(env, "0") == 0);
     if (!bench_mode && !one_mode && !mmq_on) check_skip("INFERD_CUDA_MMQ=0: the int8 matmul is off");

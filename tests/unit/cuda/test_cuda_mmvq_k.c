@@ -42,14 +42,11 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "cu_test.h"
 #define TEST_RAND_SEED 0x6a09e667f3bcc908ull
 #include "test_rand.h"
 #include "quant/quant.h"
 
-/* Test hook of cuda_mmq.cu: fn(arg) reps times on the backend's stream, directly
- * or captured into a CUDA graph and launched; *ms = their GPU time. 0 or -1. */
-int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg, int reps, int graph,
-                       float *ms);
 
 static be_backend *ref, *cu;
 
@@ -123,27 +120,6 @@ static uint8_t *rand_blocks(uint32_t type, int64_t m, int64_t k)
         }
     }
     return w;
-}
-
-/* x (cnt values, cnt % 32 == 0) rounded as q8_x_kernel: per 32 values
- * d = amax / 127, p = round-half-even(x / d) (0 when amax is 0), s = d * sum p. */
-static void q8_round(const float *x, int64_t cnt, int8_t *p, float *d, float *s, float *amax)
-{
-    for (int64_t b = 0; b < cnt / 32; b++) {
-        const float *xb = x + 32 * b;
-        float a = 0.0f;
-        for (int c = 0; c < 32; c++) a = fabsf(xb[c]) > a ? fabsf(xb[c]) : a;
-        float db = a / 127.0f;
-        int sum = 0;
-        for (int c = 0; c < 32; c++) {
-            int q = a == 0.0f ? 0 : (int)nearbyintf(xb[c] / db);
-            p[32 * b + c] = (int8_t)q;
-            sum += q;
-        }
-        d[b] = db;
-        s[b] = db * (float)sum;
-        amax[b] = a;
-    }
 }
 
 /* The 6-bit scale and min of sub-block j of a Q4_K / Q5_K block (blocks.h). */
@@ -383,12 +359,6 @@ static void call_matmul(void *arg)
     be_matmul(cu, c->o, c->x, c->w, NULL, c->n);
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void bench(bool on)
 {
     static const int64_t shapes[4][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {128256, 4096}};
@@ -412,17 +382,9 @@ static void bench(bool on)
                 call_matmul(&c); /* x's int8 copy is current: the graph holds the matmul alone */
                 inf_error err;
                 CHECK_MSG(be_sync(cu, &err) == 0, "bench warm-up: %s", err.msg);
-                float t[20];
-                int reps = m > 100000 ? 4 : 16, ok = 1;
-                for (int r = 0; r < 20 && ok; r++) {
-                    float ms = 0;
-                    ok = cu_test_time_calls(cu, call_matmul, &c, reps, 1, &ms) == 0;
-                    t[r] = ms * 1000.0f / (float)reps;
-                }
-                CHECK(ok);
-                if (!ok) break;
-                qsort(t, 20, sizeof t[0], cmp_float);
-                double us = 0.5 * (t[9] + t[10]);
+                double us = cu_test_median_us(cu, call_matmul, &c, m > 100000 ? 4 : 16, 1);
+                CHECK(us > 0);
+                if (us <= 0) break;
                 printf("%-5s %7lld %6lld %3d %10.1f %8.0f\n", quant_type_name(types[ti]), (long long)m,
                        (long long)k, ns[ni], us, wbytes / (us * 1e3));
             }
@@ -435,13 +397,7 @@ static void bench(bool on)
 int main(int argc, char **argv)
 {
     bool bench_mode = argc > 1 && strcmp(argv[1], "--bench") == 0;
-    char why[256] = "";
-    if (cuda_probe_devices(why, sizeof why) <= 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no GPU: %s", why);
-        check_skip(msg);
-    }
-    printf("device: %s\n", why);
+    cu_test_require_gpu();
     const char *env = getenv("INFERD_CUDA_MMVQ_K");
     bool on = !(env && strcmp(env, "0") == 0);
     if (!bench_mode && !on) check_skip("INFERD_CUDA_MMVQ_K=0: the int8 K-quant matmul is off");

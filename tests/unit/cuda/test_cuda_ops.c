@@ -25,6 +25,7 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "cu_test.h"
 #define TEST_RAND_SEED 0x2545f4914f6cdd1dull
 #include "test_rand.h"
 #include "quant/quant.h"
@@ -687,13 +688,7 @@ static void test_errors(void)
 
 int main(void)
 {
-    char why[256] = "";
-    if (cuda_probe_devices(why, sizeof why) <= 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no GPU: %s", why);
-        check_skip(msg);
-    }
-    printf("device: %s\n", why);
+    cu_test_require_gpu();
     inf_error err;
     INF_ASSERT(be_ref_create(&ref, NULL) == 0);
     int rc = be_cuda_create(0, &cu, &err);
