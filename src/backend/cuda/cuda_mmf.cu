@@ -39,40 +39,52 @@
 // activations of the supported models stay far below.
 //
 // Blocking. A warp owns MT x 16 rows of W and all x rows of the launch (NT x 8
-// <= 64 columns, so each weight byte is read once a launch) over chunks of
-// UNR steps; KW warps of a block share its rows, taking chunks in turn (warp kw:
-// chunks kw, kw + KW, ...), and add their sums in shared memory in warp order;
-// RW such row groups make a block (the shapes by n: launch_nt). Weights are
-// streamed (cu_load_stream, L1 no-allocate), all UNR x MT x 2 loads of a chunk
-// issued before any is used; x's f16 copy comes through L1 (the row groups of
-// a block walk the same chunks at about the same time). When the blocks are
-// fewer than half of what the SMs hold at once, k is also split across blocks
-// (grid y): partial sums go to cb->gemm_w and a second kernel adds them in
-// split order, so results do not vary run to run (a matmul alone and the same
-// matmul in a group may split differently, so their last bits may differ).
-// Consecutive matmuls on one x (q, k, v; gate, up) are one launch over all
-// their rows (the decode kernel's pending group, cb->pmm, with f16 set), so
-// the small k and v projections need no split.
+// <= 64 columns, so each weight byte is read once a launch); KW warps of a
+// block share its rows, each taking its share of k, and add their sums in
+// shared memory in warp order; RW such row groups make a block. Two kernels
+// walk k this way (which one and which shape by rows and format: launch_nt):
+//   mmf_kernel (registers): a warp takes chunks of UNR steps in turn (warp kw:
+//     chunks kw, kw + KW, ...), loads all MT x 2 x UNR weight units of a chunk
+//     into registers (cu_load_stream, L1 no-allocate) before using any, and
+//     x's f16 copy through L1 (the row groups of a block walk the same chunks
+//     at about the same time). A chunk is one round trip; warps run apart.
+//   mmf_pipe_kernel (cp.async): the block walks k in stages of KW x UNR steps
+//     through a ring of S stages in shared memory, S - 1 in flight while one
+//     computes: each row's part of a stage is copied as one contiguous run,
+//     x's f16 copy once a block (shared by the RW row groups, not loaded by
+//     every warp), all with one barrier a stage. Its first stages' weights
+//     are requested before cu_pdl_wait (launched with cu_launch).
+// When the blocks are fewer than half of what the SMs hold at once, k is also
+// split across blocks (grid y): partial sums go to cb->gemm_w and a second
+// kernel adds them in split order, so results do not vary run to run (a
+// matmul alone and the same matmul in a group may split differently, so their
+// last bits may differ). Consecutive matmuls on one x (q, k, v; gate, up) are
+// one launch over all their rows (the decode kernel's pending group, cb->pmm,
+// with f16 set), so the small k and v projections need no split.
 //
-// What bounds it (H200, test_cuda_mmf --bench, 8B Q4_0, kernel time a layer:
-// q/k/v + o + gate/up + down, 123 MB of weights): 72 us at 8 rows, 96 at 16,
-// 141 at 32, 189 at 64, against 43 for the dp4a kernel at one row and 88 at 8,
-// and 129 / 128 / 181 / 249 for the int8 mma kernel at 8 / 16 / 32 / 64: 1.7
-// TB/s of weights at 8 rows, 1.3 at 16, 0.65 at 64 (2.85 for dp4a at one
-// row). Up to 16 rows the warps are latency bound: a
-// warp's chunk is one round trip (weights, then its x loads, then the mmas and
-// the shared-memory sum; at k = 4096 a warp has one or two chunks), so the
-// next step is a software pipeline across chunks (the next chunk's weights and
-// x in flight while this one computes). Past 16 rows x's f16 loads (n x 2
-// bytes a k against 0.56 of Q4_0 weight for 16 rows) fill the L1 pipe: taller
-// warp tiles (MT) help until registers run out, and staging x in shared memory
-// once per block (ldmatrix) is the next step. For 2..4 rows the dp4a kernel
-// stays faster (8.3 against 11.3 us for q/k/v at 4 rows), so those rows go
-// there (CU_MMF_MIN_N).
+// What bounds it (H200, test_cuda_mmf --bench, 8B shapes, kernel time a
+// layer: q/k/v + o + gate/up + down, 123 MB of Q4_0 weights, 232 MB Q8_0).
+// Q4_0 at 8 / 16 / 32 / 64 rows: 70 / 85 / 108 / 153 us (the register kernel
+// alone: 71 / 95 / 139 / 187; the dp4a kernel at one row: 42). The pipeline
+// removed what bounded the register kernel past 16 rows (x loads through L1,
+// 0.65 TB/s of weights at 64 rows: now 0.8), but below 16 rows both kernels
+// stream weights at ~2.2 TB/s (gate/up, 66 MB in 30 us at 8 rows) against
+// 3.6 for dp4a, and Q8_0 through the pipeline at ~1.7 TB/s (gate/up 74..80
+// us at 2..16 rows, 126 MB) whatever the tile: 64..256 rows a block, 1..8
+// warps along k, 128..1024-byte runs of a row a stage, 2..4 stages, tiles
+// starting at rotated k offsets (no change) -- while the register kernel does
+// 42 us at 16 rows (3 TB/s). So the pipeline is bounded neither by latency
+// hiding nor by issue but by how the memory system serves its requests; next
+// to try: the L2 prefetch-size qualifier on cp.async (.L2::128B / ::256B),
+// bulk copies (cp.async.bulk) of a row's run, and Marlin-style repacking of
+// the weights so a block's tile is contiguous. Q8_0 stays on the register
+// kernel up to 32 rows (launch_nt). For 2..4 rows the dp4a kernel stays
+// faster (Q4_0 45 / 57 us at 2 / 4 rows against 70), so those rows go there
+// (CU_MMF_MIN_N).
 //
-// Tails. W rows past m read row m - 1 and x rows past n read row n - 1 (not
-// stored); blocks past nb (k = 32 * odd) load zero weights, zero scales and
-// zero x.
+// Tails. W rows past m read row m - 1 and x rows past n read row n - 1 (the
+// pipelined kernel stages zeros for them; neither is stored); blocks past nb
+// (k = 32 * odd) load zero weights, zero scales and zero x.
 #include "backend/cuda/cuda_mmf.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 
@@ -94,6 +106,7 @@ static_assert(perm_src(0) == 0 && perm_src(1) == 2 && perm_src(2) == 1 && perm_s
 // positions 8j..8j+7 (j = i % 4) of block i / 4, i.e. pieces 4j..4j+3 of word j.
 __global__ void x_f16_kernel(const float *__restrict__ x, int64_t cnt8, __half *__restrict__ xh)
 {
+    cu_pdl_wait();
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= cnt8) return;
     int64_t b = i / 4;
@@ -318,10 +331,278 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
             }
 }
 
+// ---- the pipelined kernel (cp.async through shared memory) ----
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+// B bytes (8 or 16) global -> shared, asynchronous; ok false writes zeros
+// (src must still be a valid address).
+template <int B>
+__device__ __forceinline__ void cp_async(void *dst, const void *src, bool ok)
+{
+    if constexpr (B == 16)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
+                     "r"(ok ? 16 : 0)
+                     : "memory");
+    else
+        asm volatile("cp.async.ca.shared.global [%0], [%1], 8, %2;\n" ::"r"(smem_u32(dst)), "l"(src),
+                     "r"(ok ? 8 : 0)
+                     : "memory");
+}
+
+__device__ __forceinline__ void cp_commit()
+{
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void cp_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Shapes of the pipelined kernel. A stage is KW x UNR consecutive steps of k
+// (warp kw of a row group computes steps kw * UNR .. + UNR - 1 of each stage);
+// the ring holds S stages (S - 1 in flight). Shared memory of a stage:
+//   x      NT * 8 rows of XROW bytes: the stage's 4 KW UNR blocks of the row
+//          (64 bytes each: x's f16 copy in piece order) and 64 bytes of padding
+//          (row g + 1 starts 4 16-byte chunks after row g: with the word
+//          swizzle of issue_x, a quarter warp's reads hit distinct banks)
+//   per warp, WB bytes of quants, [u][i][h][unit][lane] 16-byte units (each
+//          lane's units of mmf_kernel, so its reads are 512 contiguous bytes a
+//          warp) and SB bytes of scales, [u][row of the warp][4 blocks]
+// S is as many stages (2..4) as leave two blocks an SM.
+template <int T_, int NT_, int MT_, int RW_, int KW_, int UNR_>
+struct pcfg {
+    static constexpr int T = T_, NT = NT_, MT = MT_, RW = RW_, KW = KW_, UNR = UNR_;
+    static constexpr int THREADS = RW * KW * 32;
+    static constexpr int ROWS = RW * MT * 16;
+    static constexpr int UPB = T == QT_Q4_0 ? 1 : 2;
+    static constexpr int SEGU = KW * UNR * 4 * UPB;  // 16-byte units of a row a stage
+    static constexpr int XROW = KW * UNR * 4 * 64 + 64;
+    static constexpr int XB = NT * 8 * XROW;
+    static constexpr int WB = UNR * MT * 2 * UPB * 512;
+    static constexpr int SB = UNR * MT * 16 * 8;
+    static constexpr int STAGE = XB + RW * KW * (WB + SB);
+    static constexpr int S0 = (110 * 1024) / STAGE;
+    static constexpr int S = S0 > 4 ? 4 : S0 < 2 ? 2 : S0;
+    static constexpr int SUMS = RW * (KW - 1) * MT * NT * 4 * 32 * 4;
+    static constexpr int SMEM = S * STAGE > SUMS ? S * STAGE : SUMS;
+    static constexpr int MINB = SMEM <= 110 * 1024 ? 2 : 1;
+    static constexpr int CPT = ROWS * SEGU / THREADS; // quant units a thread copies a stage
+    static_assert(ROWS * SEGU % THREADS == 0 && THREADS % SEGU == 0, "whole copies a thread");
+    static_assert(SMEM <= 227 * 1024, "shared memory of one block");
+};
+
+// The same tile and arithmetic as mmf_kernel (same pieces, same mma order
+// within a warp), but the loads go through shared memory: cp.async into a ring
+// of S stages, so that the next S - 1 stages' weights are in flight while a
+// stage computes; each row's part of a stage is copied as one contiguous run
+// (consecutive threads on consecutive 16-byte units, as the weights lie), and
+// x's f16 copy is loaded once a block and stage (shared by the RW row groups)
+// instead of by every warp through L1.
+template <class C>
+__global__ void __launch_bounds__(C::THREADS, C::MINB)
+mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz,
+                float *__restrict__ part, int64_t mtot)
+{
+    constexpr int T = C::T, NT = C::NT, MT = C::MT, KW = C::KW, UNR = C::UNR, UPB = C::UPB,
+                  S = C::S, SEGU = C::SEGU, CPT = C::CPT;
+    extern __shared__ __align__(16) unsigned char smem[];
+    int si = 0;
+#pragma unroll
+    for (int i = 1; i < CU_MM_GROUP; i++)
+        if (i < G.cnt && (int64_t)blockIdx.x >= G.s[i].blk0) si = i;
+    const seg &sg = G.s[si];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int rg = warp / KW, kw = warp % KW;
+    const int64_t m = sg.m, k = nb * 32;
+    const int64_t rblk = ((int64_t)blockIdx.x - sg.blk0) * C::ROWS;
+    const int64_t rbase = rblk + rg * MT * 16;
+    const bool valid = rbase < m; // warp-uniform; rows past m load row m - 1, store nothing
+
+    // This thread's quant copies: unit un (the same for all, as THREADS is a
+    // multiple of SEGU) of block rows rr0, rr0 + THREADS / SEGU, ..., to the
+    // warp tile layout above; sources in units from sg.qs (< 2^31: a weight
+    // under 32 GiB).
+    const int un = threadIdx.x % SEGU, rr0 = threadIdx.x / SEGU;
+    uint32_t csrc[CPT];
+    int cdst[CPT];
+#pragma unroll
+    for (int c = 0; c < CPT; c++) {
+        const int rr = rr0 + c * (C::THREADS / SEGU);
+        const int w = (rr / (MT * 16)) * KW + (un / (4 * UPB)) / UNR, u = (un / (4 * UPB)) % UNR;
+        const int rw = rr % (MT * 16), i = rw / 16, h = (rw / 8) % 2, gg = rw % 8;
+        const int tt = (un / UPB) % 4, e = un % UPB;
+        csrc[c] = (uint32_t)(min(rblk + rr, m - 1) * nb * UPB + un);
+        cdst[c] = w * (C::WB + C::SB) + ((((u * MT + i) * 2 + h) * UPB + e) * 32 + gg * 4 + tt) * 16;
+    }
+    const bool sc_async = nb % 4 == 0; // a step's 4 scales are 8 aligned bytes
+    float acc[MT][NT][4];
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][jn][e] = 0.0f;
+
+    const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
+    const int64_t s_end = min(steps, s_beg + spz), nst = (s_end - s_beg + KW * UNR - 1) / (KW * UNR);
+
+    // Quants and scales of stage st into slot, by the whole block.
+    auto issue_w = [&](int64_t st, int slot) {
+        unsigned char *base = smem + slot * C::STAGE + C::XB;
+        const int64_t s0 = s_beg + st * KW * UNR;
+        const int64_t b = 4 * s0 + un / UPB;
+        const bool ok = s0 + un / (4 * UPB) < s_end && b < nb;
+#pragma unroll
+        for (int c = 0; c < CPT; c++)
+            cp_async<16>(base + cdst[c], sg.qs + csrc[c] + (ok ? 4 * s0 * UPB : 0), ok);
+        for (int c = threadIdx.x; c < C::ROWS * KW * UNR; c += C::THREADS) {
+            const int rr = c / (KW * UNR), sidx = c % (KW * UNR);
+            const int w = (rr / (MT * 16)) * KW + sidx / UNR, u = sidx % UNR;
+            __half *ws = (__half *)(base + w * (C::WB + C::SB) + C::WB) + (u * MT * 16 + rr % (MT * 16)) * 4;
+            const __half *src = sg.sc + min(rblk + rr, m - 1) * nb;
+            const int64_t s = s0 + sidx;
+            if (sc_async) {
+                cp_async<8>(ws, src + (s < s_end ? 4 * s : 0), s < s_end);
+            } else { // k = 32 * (not a multiple of 4): plain loads, tail blocks zero
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    ws[e] = s < s_end && 4 * s + e < nb ? src[4 * s + e] : __float2half(0.0f);
+            }
+        }
+    };
+    // x of stage st into slot: row c, block bb of the stage, word j at (4 bb +
+    // (j ^ bb % 4)) * 16 bytes into the row, so that a warp's reads (rows g,
+    // blocks 4 (kw UNR + u) + t, one word) hit 32 distinct banks.
+    auto issue_x = [&](int64_t st, int slot) {
+        unsigned char *xs = smem + slot * C::STAGE;
+        const int64_t s0 = s_beg + st * KW * UNR;
+        for (int c = threadIdx.x; c < NT * 8 * KW * UNR * 16; c += C::THREADS) {
+            const int row = c / (KW * UNR * 16), cc = c % (KW * UNR * 16), bb = cc / 4, j = cc % 4;
+            const int64_t gb = 4 * s0 + bb;
+            const bool ok = row < n && gb < nb && s0 + bb / 4 < s_end;
+            cp_async<16>(xs + row * C::XROW + (4 * bb + (j ^ (bb & 3))) * 16,
+                         ok ? (const void *)(xh + (int64_t)row * k + 32 * gb + 8 * j) : (const void *)xh,
+                         ok);
+        }
+    };
+
+    // The weights do not depend on earlier kernels: their first stages are in
+    // flight before cu_pdl_wait; x and every store come after it.
+#pragma unroll
+    for (int p = 0; p < S - 1; p++) {
+        if (p < nst) issue_w(p, p);
+        cp_commit();
+    }
+    cu_pdl_wait();
+#pragma unroll
+    for (int p = 0; p < S - 1; p++) {
+        if (p < nst) issue_x(p, p);
+        cp_commit();
+    }
+    int slot = 0;
+    for (int64_t st = 0; st < nst; st++) {
+        cp_wait<S - 2>(); // stage st (this thread's part) has landed
+        __syncthreads();  // everyone's part; everyone done with stage st - 1's slot
+        {
+            const int64_t nx = st + S - 1;
+            const int ns = slot == 0 ? S - 1 : slot - 1;
+            if (nx < nst) {
+                issue_w(nx, ns);
+                issue_x(nx, ns);
+            }
+            cp_commit();
+        }
+        const unsigned char *base = smem + slot * C::STAGE;
+        const uint4 *wq = (const uint4 *)(base + C::XB + warp * (C::WB + C::SB));
+        const __half *ws = (const __half *)(base + C::XB + warp * (C::WB + C::SB) + C::WB);
+#pragma unroll
+        for (int u = 0; u < UNR; u++) {
+            uint4 q[MT][2][UPB];
+            __half2 d[MT][2];
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+#pragma unroll
+                    for (int e = 0; e < UPB; e++)
+                        q[i][h][e] = wq[(((u * MT + i) * 2 + h) * UPB + e) * 32 + lane];
+                    d[i][h] = __half2half2(ws[(u * MT * 16 + 16 * i + 8 * h + g) * 4 + t]);
+                }
+            const unsigned char *xs = base + (4 * (4 * (kw * UNR + u) + t)) * 16;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                uint32_t a[MT][2][4];
+#pragma unroll
+                for (int i = 0; i < MT; i++) dequant<T>(a[i], q[i], d[i], j);
+                const unsigned char *xj = xs + (j ^ t) * 16;
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++) {
+                    const uint4 xv = *(const uint4 *)(xj + (8 * jn + g) * C::XROW);
+#pragma unroll
+                    for (int i = 0; i < MT; i++) {
+                        mma_f16(acc[i][jn], a[i][0], xv.x, xv.y);
+                        mma_f16(acc[i][jn], a[i][1], xv.z, xv.w);
+                    }
+                }
+            }
+        }
+        slot = slot == S - 1 ? 0 : slot + 1;
+    }
+    cp_wait<0>();
+
+    if constexpr (KW > 1) {
+        __syncthreads(); // the ring becomes the warps' sums
+        float *sums = (float *)smem;
+        constexpr int PER = MT * NT * 4;
+        float *mine = sums + (size_t)(rg * (KW - 1)) * PER * 32;
+        if (kw > 0) {
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        mine[((kw - 1) * PER + (i * NT + jn) * 4 + e) * 32 + lane] = acc[i][jn][e];
+        }
+        __syncthreads();
+        if (kw > 0) return;
+        for (int w = 0; w < KW - 1; w++)
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
+    }
+    if (!valid) return;
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
+                int col = 8 * jn + 2 * t + (e & 1);
+                if (row >= m || col >= n) continue;
+                if (part)
+                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
+                else
+                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
+            }
+}
+
 // y of each matmul = the sum of `split` partial results (in order) + bias.
 __global__ void split_sum_kernel(segs G, const float *__restrict__ part, int split, int n,
                                  int64_t mtot)
 {
+    cu_pdl_wait();
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n * mtot) return;
     int64_t col = i / mtot, r = i % mtot;
@@ -349,19 +630,24 @@ int sm_count(const cu_backend *cb)
     return nsm;
 }
 
-// One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8).
-template <class C>
+// One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8):
+// shape C, on mmf_pipe_kernel (PIPE, cu_launch) or mmf_kernel (plain launch).
+template <class C, bool PIPE>
 void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
 {
+    void (*kern)(segs, int64_t, const __half *, int, int64_t, float *, int64_t);
+    if constexpr (PIPE)
+        kern = mmf_pipe_kernel<C>;
+    else
+        kern = mmf_kernel<C>;
     static int occ = 0; // blocks an SM holds (once per instantiation, device 0)
     if (!occ) {
         cudaError_t e = cudaSuccess;
         if (C::SMEM > 48 * 1024)
-            e = cudaFuncSetAttribute(mmf_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                     C::SMEM);
+            e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
         int v = 0;
         if (e == cudaSuccess)
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, mmf_kernel<C>, C::THREADS, C::SMEM);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, kern, C::THREADS, C::SMEM);
         if (e != cudaSuccess || v < 1) {
             cu_record(cb, e != cudaSuccess ? e : cudaErrorInvalidConfiguration,
                       "matmul (mmf): kernel attributes");
@@ -390,50 +676,68 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
     split = (steps + spz - 1) / spz;
     float *part = split > 1 ? (float *)cb->gemm_w : nullptr;
     dim3 grid((unsigned)tiles, (unsigned)split);
-    mmf_kernel<C><<<grid, C::THREADS, C::SMEM, cb->stream>>>(G, nb, xh, n, spz, part, mtot);
+    if constexpr (PIPE)
+        cu_launch(cb, kern, grid, C::THREADS, C::SMEM, G, nb, xh, n, spz, part, mtot);
+    else
+        kern<<<grid, C::THREADS, C::SMEM, cb->stream>>>(G, nb, xh, n, spz, part, mtot);
     cu_check_launch(cb, "matmul (mmf)");
     if (part) {
-        split_sum_kernel<<<cu_blocks(n * mtot, 256), 256, 0, cb->stream>>>(G, part, (int)split, n,
-                                                                           mtot);
+        cu_launch(cb, split_sum_kernel, cu_blocks(n * mtot, 256), 256, 0, G, (const float *)part,
+                  (int)split, n, mtot);
         cu_check_launch(cb, "matmul (mmf): split sum");
     }
 }
 
-// Tile shapes by x rows (NT 8-row tiles of x), measured with test_cuda_mmf
-// --bench on an H200 (8B shapes, kernel time summed over q/k/v, o, gate/up,
-// down) against other MT / RW x KW / UNR: one m16 tile a warp and one group of
-// 8 warps up to 8 rows (Q4_0 72 us at 8 rows against 77 with 2 groups of 4);
-// two m16 tiles a warp from 9 rows (x loads a weight byte fall as 1 / MT: 96
-// against 110 us at 16 rows, Q4_0); from 17 rows (Q8_0: 9) several row groups
-// a block, whose x loads meet in L1: Q4_0 4 groups of 2 warps (64 rows: 189
-// us against 208 with 2 groups of 4, 193 with 8 of 1 and 245 with one of 8),
-// Q8_0 4 groups of 2 at 9..16 rows (102 against 110 us) and 8 groups of one
-// warp from 17 (64 rows: 219 against 232 us with 4 of 2); four m16 tiles a
-// warp at 33..64 rows for Q4_0 (Q8_0's twice larger weight loads leave no
-// registers for that). Weight loads a lane keeps in flight: MT x 2 rows x UNR
-// steps x (1 Q4_0, 2 Q8_0) 16-byte units. INFERD_CUDA_MMF_CFG=1 (read once)
-// doubles the row groups and halves the warps a group where a group has
-// several, for A/B measurements.
+// INFERD_CUDA_MMF_CFG (read once), for A/B measurements: 0 the kernel and
+// shape chosen below by rows and format, 1 the register kernel (mmf_kernel)
+// for all rows, 2 the pipelined kernel (mmf_pipe_kernel) for all rows.
 int variant()
 {
     static const int v = cu_env_int("INFERD_CUDA_MMF_CFG", 0);
-    return v == 1 ? 1 : 0;
+    return v == 1 || v == 2 ? v : 0;
 }
 
+// Kernel and tile shape by x rows (NT 8-row tiles of x) and format, measured
+// with test_cuda_mmf --bench on an H200 (8B shapes, kernel time a layer:
+// q/k/v + o + gate/up + down).
+//
+// Register kernel, against other MT / RW x KW / UNR: one m16 tile a warp and
+// one group of 8 warps up to 8 rows (Q4_0 72 us at 8 rows against 77 with 2
+// groups of 4); two m16 tiles a warp from 9 rows (x loads a weight byte fall
+// as 1 / MT: 96 against 110 us at 16 rows, Q4_0); from 17 rows (Q8_0: 9)
+// several row groups a block, whose x loads meet in L1: Q4_0 4 groups of 2
+// warps (64 rows: 189 us against 208 with 2 groups of 4, 193 with 8 of 1 and
+// 245 with one of 8), Q8_0 4 groups of 2 at 9..16 rows (102 against 110 us)
+// and 8 groups of one warp from 17 (64 rows: 219 against 232 us with 4 of 2);
+// four m16 tiles a warp at 33..64 rows for Q4_0 (Q8_0's twice larger weight
+// loads leave no registers for that).
+//
+// Pipelined kernel, pcfg<T, NT, MT, RW, KW, UNR> (the register kernel in
+// brackets): Q4_0 5..8 rows 4 groups of 2 warps, MT 2 (70.4 us at 8 rows
+// [70.8]; 8 groups of one warp, MT 1: 71.7), 9..32 rows 8 groups of one
+// warp, MT 1 (84.9 us at 16 [95.0], 107.5 at 32 [139.3]; 4 x 2, MT 2: 89.4
+// and 115.6), 33..64 rows 8 groups of one warp, MT 2, 2 steps a warp and
+// stage (152.5 us at 64 [187.0]; MT 1, one step: 155.5). Tiles of 32 rows x
+// 8 warps along k, 64 x 4 along k and 2 steps a warp with 4 x 2 were slower
+// everywhere. Q8_0 stays on the register kernel up to 32 rows: every shape
+// tried took 146..160 us at 2..16 rows and 171..186 at 32, against 99 at 16
+// and 155 at 32 (see the header); at 33..64 rows the MT 1 shape: 209 us at
+// 64 [216].
 template <int T, int NT>
 void launch_nt(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
 {
-    constexpr int Q8 = T == QT_Q8_0;
+    constexpr bool Q8 = T == QT_Q8_0;
     constexpr int MT = NT == 1 ? 1 : NT == 8 && !Q8 ? 4 : 2;
     constexpr int RW = NT == 1 ? 1 : Q8 ? (NT == 2 ? 4 : 8) : (NT == 2 ? 1 : 4), KW = 8 / RW;
     constexpr int UNR = (4 >> Q8) / MT ? (4 >> Q8) / MT : 1;
-    if constexpr (KW >= 2) {
-        if (variant() == 1) {
-            launch<cfg<T, NT, MT, 2 * RW, KW / 2, UNR>>(cb, G, nb, xh, n);
-            return;
-        }
-    }
-    launch<cfg<T, NT, MT, RW, KW, UNR>>(cb, G, nb, xh, n);
+    using Reg = cfg<T, NT, MT, RW, KW, UNR>;
+    using Pipe = pcfg<T, NT, NT == 1 && !Q8 ? 2 : NT == 8 && !Q8 ? 2 : 1, NT == 1 && !Q8 ? 4 : 8,
+                      NT == 1 && !Q8 ? 2 : 1, NT == 8 && !Q8 ? 2 : 1>;
+    const int v = variant();
+    if (v == 1 || (v == 0 && Q8 && NT < 8))
+        launch<Reg, false>(cb, G, nb, xh, n);
+    else
+        launch<Pipe, true>(cb, G, nb, xh, n);
 }
 
 template <int T>
@@ -455,7 +759,7 @@ void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
     INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->gemm_x_cap);
     if (cb->f16_src == x && cb->f16_n >= n && cb->f16_k == k && cb->f16_gen == cb->op_gen) return;
     int64_t cnt8 = n * k / 8;
-    x_f16_kernel<<<cu_blocks(cnt8, 256), 256, 0, cb->stream>>>(x, cnt8, cb->gemm_x);
+    cu_launch(cb, x_f16_kernel, cu_blocks(cnt8, 256), 256, 0, x, cnt8, cb->gemm_x);
     cu_check_launch(cb, "matmul (mmf): x to f16");
     cb->f16_src = x;
     cb->f16_n = n;

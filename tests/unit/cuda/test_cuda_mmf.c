@@ -30,7 +30,11 @@
  * from the kernel time. The path each n takes is the backend's dispatch under
  * the environment, so running it under INFERD_CUDA_MMF=0 (dp4a below 5 rows,
  * int8 mma from 5) and INFERD_CUDA_MMF=0 INFERD_CUDA_MMQ_MIN_N=9 (dp4a up to
- * 8) compares the three kernels. */
+ * 8) compares the three kernels.
+ *
+ * cuda_mmf.cu has two kernels (registers; a cp.async pipeline) and picks one
+ * by rows and format; INFERD_CUDA_MMF_CFG=1 / =2 puts all rows on one of them,
+ * so running this test under each covers both on every n (gpu-check.sh). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
