@@ -84,6 +84,15 @@ for t in test_cuda_ops test_cuda_model test_cuda_mmq test_cuda_mmf test_cuda_mmv
     timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/$t" > "$OUTDIR/$t.log" 2>&1
     R_TEST[$t]=$?
 done
+# cuda_mmf.cu picks its register or its pipelined kernel by rows and format:
+# each once more for all rows
+for v in 1 2; do
+    [ -x "$BIN/test_cuda_mmf" ] || break
+    t=test_cuda_mmf_cfg$v
+    stamp "$t"
+    INFERD_CUDA_MMF_CFG=$v timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_mmf" > "$OUTDIR/$t.log" 2>&1
+    R_TEST[$t]=$?
+done
 # ---- benchmarks ----
 BENCH="$OUTDIR/bench.log"
 : > "$BENCH"
