@@ -204,6 +204,57 @@ __device__ __forceinline__ void dequant(uint32_t (&a)[2][4], const uint4 (&q)[2]
     }
 }
 
+// The end of a warp of either kernel: the KW - 1 warps that took later slices
+// of k (kw > 0) hand their sums to the first through sums (shared memory:
+// every warp of the block calls this), which stores its outputs, to part
+// (k split over blocks too: summed later in a fixed order) or to its
+// segment's y (+ bias).
+template <int MT, int NT, int KW, typename SEG>
+__device__ __forceinline__ void mmf_finish(float (&acc)[MT][NT][4], float *sums, int rg, int kw,
+                                           int lane, bool valid, int64_t rbase, int g, int t,
+                                           int64_t m, int n, float *part, int64_t mtot,
+                                           const SEG &sg)
+{
+    if constexpr (KW > 1) {
+        constexpr int PER = MT * NT * 4; // values a lane
+        float *mine = sums + (size_t)(rg * (KW - 1)) * PER * 32;
+        if (kw > 0) {
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        mine[((kw - 1) * PER + (i * NT + jn) * 4 + e) * 32 + lane] = acc[i][jn][e];
+        }
+        __syncthreads();
+        if (kw > 0) return;
+        for (int w = 0; w < KW - 1; w++)
+#pragma unroll
+            for (int i = 0; i < MT; i++)
+#pragma unroll
+                for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
+    }
+    if (!valid) return;
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
+                int col = 8 * jn + 2 * t + (e & 1);
+                if (row >= m || col >= n) continue;
+                if (part)
+                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
+                else
+                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
+            }
+}
+
 // One thread block: rows [(blockIdx.x - blk0) * ROWS, + ROWS) of its matmul,
 // steps [blockIdx.y * spz, + spz) of k. part == nullptr: y (+ bias) is
 // written; else the sums go to part + (blockIdx.y * n + c) * mtot + row0 + r.
@@ -291,44 +342,7 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
         }
     }
 
-    if constexpr (KW > 1) {
-        constexpr int PER = MT * NT * 4; // values a lane
-        float *mine = sums + (size_t)(rg * (KW - 1)) * PER * 32;
-        if (kw > 0) {
-#pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        mine[((kw - 1) * PER + (i * NT + jn) * 4 + e) * 32 + lane] = acc[i][jn][e];
-        }
-        __syncthreads();
-        if (kw > 0) return;
-        for (int w = 0; w < KW - 1; w++)
-#pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
-    }
-    if (!valid) return;
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
-                int col = 8 * jn + 2 * t + (e & 1);
-                if (row >= m || col >= n) continue;
-                if (part)
-                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
-                else
-                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
-            }
+    mmf_finish<MT, NT, KW>(acc, sums, rg, kw, lane, valid, rbase, g, t, m, n, part, mtot, sg);
 }
 
 // ---- the pipelined kernel (cp.async through shared memory) ----
@@ -556,46 +570,9 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
     }
     cp_wait<0>();
 
-    if constexpr (KW > 1) {
-        __syncthreads(); // the ring becomes the warps' sums
-        float *sums = (float *)smem;
-        constexpr int PER = MT * NT * 4;
-        float *mine = sums + (size_t)(rg * (KW - 1)) * PER * 32;
-        if (kw > 0) {
-#pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        mine[((kw - 1) * PER + (i * NT + jn) * 4 + e) * 32 + lane] = acc[i][jn][e];
-        }
-        __syncthreads();
-        if (kw > 0) return;
-        for (int w = 0; w < KW - 1; w++)
-#pragma unroll
-            for (int i = 0; i < MT; i++)
-#pragma unroll
-                for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-                    for (int e = 0; e < 4; e++)
-                        acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
-    }
-    if (!valid) return;
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
-                int col = 8 * jn + 2 * t + (e & 1);
-                if (row >= m || col >= n) continue;
-                if (part)
-                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
-                else
-                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
-            }
+    if constexpr (KW > 1) __syncthreads(); // the ring becomes the warps' sums
+    mmf_finish<MT, NT, KW>(acc, (float *)smem, rg, kw, lane, valid, rbase, g, t, m, n, part, mtot,
+                           sg);
 }
 
 // y of each matmul = the sum of `split` partial results (in order) + bias.
@@ -767,20 +744,6 @@ void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
     cb->f16_gen = cb->op_gen;
 }
 
-// Whether a matmul of w on n rows of x may join the pending ones (or none is
-// pending).
-bool joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
-{
-    const cu_mm_group *p = &cb->pmm;
-    if (!p->cnt) return true;
-    if (!p->f16 || p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
-        p->k != w->info.ne[0])
-        return false;
-    for (int j = 0; j < p->cnt; j++)
-        if ((const float *)p->y[j] == x) return false; // x is a pending output
-    return true;
-}
-
 } // namespace
 
 bool cu_mmf_enabled(void)
@@ -793,24 +756,7 @@ void cu_mmf(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
             const float *bias)
 {
     INF_ASSERT(w->packed && n >= 1);
-    if (!joins(cb, w, x, n)) cu_mmvq_flush(cb);
-    cu_mm_group *p = &cb->pmm;
-    for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
-        if (p->y[j] == y) {
-            cu_mmvq_flush(cb);
-            break;
-        }
-    if (!p->cnt) {
-        p->x = x;
-        p->n = n;
-        p->k = w->info.ne[0];
-        p->type = w->info.type;
-        p->f16 = true;
-    }
-    p->w[p->cnt] = w;
-    p->y[p->cnt] = y;
-    p->bias[p->cnt] = bias;
-    p->cnt++;
+    cu_mm_group_add(cb, w, x, n, y, bias, true);
 }
 
 void cu_mmf_flush(cu_backend *cb)

@@ -375,37 +375,44 @@ void cu_mmvq_flush(cu_backend *cb)
 
 // Whether a decode matmul of w on n rows of x may join the pending ones (or
 // none is pending).
-static bool mmvq_joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
+static bool joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, bool f16)
 {
     const cu_mm_group *p = &cb->pmm;
     if (!p->cnt) return true;
-    if (p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
-        p->k != w->info.ne[0])
+    if (p->f16 != f16 || p->cnt == CU_MM_GROUP || p->x != x || p->n != n ||
+        p->type != w->info.type || p->k != w->info.ne[0])
         return false;
     for (int j = 0; j < p->cnt; j++)
         if ((const float *)p->y[j] == x) return false; // x is a pending output
     return true;
 }
 
-void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
-             const float *bias)
+void cu_mm_group_add(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+                     const float *bias, bool f16)
 {
-    if (!mmvq_joins(cb, w, x, n)) cu_mmvq_flush(cb);
+    if (!joins(cb, w, x, n, f16)) cu_mmvq_flush(cb);
     cu_mm_group *p = &cb->pmm;
     for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
         if (p->y[j] == y) {
             cu_mmvq_flush(cb);
             break;
         }
-    cu_q8_prepare(cb, x, n, w->info.ne[0]);
     if (!p->cnt) {
         p->x = x;
         p->n = n;
         p->k = w->info.ne[0];
         p->type = w->info.type;
+        p->f16 = f16;
     }
     p->w[p->cnt] = w;
     p->y[p->cnt] = y;
     p->bias[p->cnt] = bias;
     p->cnt++;
+}
+
+void cu_mmvq(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+             const float *bias)
+{
+    cu_mm_group_add(cb, w, x, n, y, bias, false);
+    cu_q8_prepare(cb, x, n, w->info.ne[0]); // after the flush: pending matmuls read it
 }

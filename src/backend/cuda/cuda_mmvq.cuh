@@ -97,6 +97,13 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k);
 // wrappers).
 void cu_mmvq_flush(cu_backend *cb);
 
+// Adds y = x w^T (+ bias) on n rows to the pending group (cb->pmm), first
+// launching what is pending when it cannot join: another x, n, type, k or
+// kernel (f16: cu_mmf's), a full group, x being a pending output, or y being
+// one (this matmul overwrites it). cu_mmvq, cu_mmvq_k and cu_mmf call it.
+void cu_mm_group_add(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
+                     const float *bias, bool f16);
+
 // y[i * m + j] = sum_c x[i * k + c] * w[j][c] (+ bias[j]) for i < n (any n >= 1),
 // w packed: x is rounded to int8 with one scale per 32 values (once per x and
 // step, cb->q8_*), then integer dot products (dp4a) per block. The launch may

@@ -438,20 +438,6 @@ bool grouping()
     return on;
 }
 
-// Whether a matmul of w on n rows of x may join the pending ones (or none is
-// pending): the same x, rows, type and k, and x not one of their outputs.
-bool joins(const cu_backend *cb, const cu_tensor *w, const float *x, int64_t n)
-{
-    const cu_mm_group *p = &cb->pmm;
-    if (!p->cnt) return true;
-    if (p->f16 || p->cnt == CU_MM_GROUP || p->x != x || p->n != n || p->type != w->info.type ||
-        p->k != w->info.ne[0])
-        return false;
-    for (int j = 0; j < p->cnt; j++)
-        if ((const float *)p->y[j] == x) return false;
-    return true;
-}
-
 } // namespace
 
 bool cu_mmvq_k_takes(const cu_backend *cb, const cu_tensor *w, int64_t n)
@@ -469,25 +455,8 @@ bool cu_mmvq_k_type(uint32_t type)
 void cu_mmvq_k(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
                const float *bias)
 {
-    if (!joins(cb, w, x, n)) cu_mmvq_flush(cb);
-    cu_mm_group *p = &cb->pmm;
-    for (int j = 0; j < p->cnt; j++) // a later matmul overwrites a pending output
-        if (p->y[j] == y) {
-            cu_mmvq_flush(cb);
-            break;
-        }
-    cu_q8_prepare(cb, x, n, w->info.ne[0]);
-    if (!p->cnt) {
-        p->x = x;
-        p->n = n;
-        p->k = w->info.ne[0];
-        p->type = w->info.type;
-        p->f16 = false;
-    }
-    p->w[p->cnt] = w;
-    p->y[p->cnt] = y;
-    p->bias[p->cnt] = bias;
-    p->cnt++;
+    cu_mm_group_add(cb, w, x, n, y, bias, false);
+    cu_q8_prepare(cb, x, n, w->info.ne[0]); // after the flush: pending matmuls read it
     if (!grouping()) cu_mmvq_flush(cb);
 }
 
