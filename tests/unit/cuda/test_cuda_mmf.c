@@ -45,72 +45,11 @@
 #include "backend/cuda/cuda_probe.h"
 #include "backend/ref/ref.h"
 #include "check.h"
+#include "cu_test.h"
+#include "cu_test_pair.h"
 #include "test_rand.h"
 #include "quant/quant.h"
 
-/* Test hook of cuda_mmq.cu: fn(arg) reps times on the backend's stream, directly
- * or captured into a CUDA graph and launched; *ms = their GPU time. 0 or -1. */
-int cu_test_time_calls(be_backend *be, void (*fn)(void *), void *arg, int reps, int graph,
-                       float *ms);
-
-static be_backend *ref, *cu;
-
-typedef struct pair {
-    be_tensor *r, *c;
-} pair;
-
-static be_tensor *cu_act(int64_t rows, int64_t width)
-{
-    int64_t ne[2] = {width, rows};
-    be_tensor *t = NULL;
-    inf_error err;
-    int rc = be_tensor_alloc(cu, "a", 2, ne, &t, &err);
-    CHECK_MSG(rc == 0, "cuda alloc: %s", err.msg);
-    INF_ASSERT(rc == 0);
-    return t;
-}
-
-static pair act(int64_t rows, int64_t width)
-{
-    pair p = {NULL, cu_act(rows, width)};
-    int64_t ne[2] = {width, rows};
-    INF_ASSERT(be_tensor_alloc(ref, "a", 2, ne, &p.r, NULL) == 0);
-    return p;
-}
-
-static be_tensor *cu_weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)
-{
-    int64_t ne[2] = {width, rows};
-    be_tensor *t = NULL;
-    inf_error err;
-    int rc = be_weight_upload(cu, "w", type, n_dims, ne, data,
-                              quant_row_size(type, width) * (size_t)rows, &t, &err);
-    CHECK_MSG(rc == 0, "cuda upload %s: %s", quant_type_name(type), err.msg);
-    INF_ASSERT(rc == 0);
-    return t;
-}
-
-static pair weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)
-{
-    pair p = {NULL, cu_weight(type, n_dims, rows, width, data)};
-    int64_t ne[2] = {width, rows};
-    INF_ASSERT(be_weight_upload(ref, "w", type, n_dims, ne, data,
-                                quant_row_size(type, width) * (size_t)rows, &p.r, NULL) == 0);
-    return p;
-}
-
-static void free_pair(pair p)
-{
-    be_tensor_free(ref, p.r);
-    be_tensor_free(cu, p.c);
-}
-
-static void cu_read_rows(be_tensor *t, int64_t n, float *dst)
-{
-    inf_error err;
-    int rc = be_read(cu, t, 0, n, dst, &err);
-    CHECK_MSG(rc == 0, "cuda read: %s", err.msg);
-}
 
 static float f16_round(float v)
 {
@@ -353,23 +292,10 @@ static void check_graph(int64_t m0, int cnt, int n)
 
 /* ---- --bench ---- */
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median time per call in us over 20 timings of reps calls; < 0 when timing failed. */
+/* Median time per call in us (cu_test_median_us); < 0 when timing failed. */
 static double time_calls(call *c, int reps, int graph)
 {
-    float t[20];
-    for (int r = 0; r < 20; r++) {
-        float ms = 0;
-        if (cu_test_time_calls(cu, call_matmul, c, reps, graph, &ms) != 0) return -1;
-        t[r] = ms * 1000.0f / (float)reps;
-    }
-    qsort(t, 20, sizeof t[0], cmp_float);
-    return 0.5 * (t[9] + t[10]);
+    return cu_test_median_us(cu, call_matmul, c, reps, graph);
 }
 
 /* Random GGUF Q4_0 / Q8_0 rows (scales ~0.01, any quants): fast for big shapes. */
@@ -473,13 +399,7 @@ int main(int argc, char **argv)
 {
     bool bench_mode = argc > 1 && strcmp(argv[1], "--bench") == 0;
     bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0; /* small shapes (memcheck) */
-    char why[256] = "";
-    if (cuda_probe_devices(why, sizeof why) <= 0) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "no GPU: %s", why);
-        check_skip(msg);
-    }
-    printf("device: %s\n", why);
+    cu_test_require_gpu();
     if (!bench_mode) {
         const char *env = getenv("INFERD_CUDA_MMF");
         if (env && strcmp(env, "0") == 0) check_skip("INFERD_CUDA_MMF=0: the f16 matmul is off");

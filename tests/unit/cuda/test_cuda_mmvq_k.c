@@ -43,23 +43,11 @@
 #include "backend/ref/ref.h"
 #include "check.h"
 #include "cu_test.h"
+#include "cu_test_pair.h"
 #define TEST_RAND_SEED 0x6a09e667f3bcc908ull
 #include "test_rand.h"
 #include "quant/quant.h"
 
-
-static be_backend *ref, *cu;
-
-static be_tensor *cu_act(int64_t rows, int64_t width)
-{
-    int64_t ne[2] = {width, rows};
-    be_tensor *t = NULL;
-    inf_error err;
-    int rc = be_tensor_alloc(cu, "a", 2, ne, &t, &err);
-    CHECK_MSG(rc == 0, "cuda alloc: %s", err.msg);
-    INF_ASSERT(rc == 0);
-    return t;
-}
 
 static be_tensor *ref_act(int64_t rows, int64_t width)
 {
