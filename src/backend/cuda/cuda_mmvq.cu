@@ -233,9 +233,22 @@ void launch_nr(cu_backend *cb, int nr, const mm_segs &g, unsigned blocks, int64_
 }
 
 // dst row i = packed row (idx ? idx[i] : row0 + i); 4 threads per block of 32
-// values, each 8 of them (Q4_0: 4p..4p+3 and 16+4p..16+4p+3; Q8_0: 8p..8p+7).
-__device__ __forceinline__ void put(float *p, float v) { *p = v; }
-__device__ __forceinline__ void put(__half *p, float v) { *p = __float2half_rn(v); }
+// values, each 8 of them (Q4_0: 4p..4p+3 and 16+4p..16+4p+3; Q8_0: 8p..8p+7),
+// stored as runs of 4 (one 8-byte f16 or 16-byte f32 store each): the prefill
+// matmul dequantizes a whole weight to f16 per call past CU_MMQ_MAX_N rows, and
+// 2-byte stores a value left three quarters of each written sector unused.
+__device__ __forceinline__ void put4(float *p, float a, float b, float c, float d)
+{
+    *(float4 *)p = make_float4(a, b, c, d);
+}
+__device__ __forceinline__ void put4(__half *p, float a, float b, float c, float d)
+{
+    __half2 lo = __floats2half2_rn(a, b), hi = __floats2half2_rn(c, d);
+    uint2 u;
+    u.x = *(uint32_t *)&lo;
+    u.y = *(uint32_t *)&hi;
+    *(uint2 *)p = u;
+}
 
 template <int T, typename O>
 __global__ void deq_packed_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc,
@@ -254,19 +267,25 @@ __global__ void deq_packed_kernel(const uint8_t *__restrict__ qs, const __half *
     O *o = dst + i * nb * 32 + 32 * b;
     if constexpr (T == QT_Q4_0) {
         uint32_t w = *(const uint32_t *)(q + 4 * p);
+        float lo[4], hi[4];
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             uint32_t v = (w >> (8 * e)) & 255;
-            put(o + 4 * p + e, d * (float)((int)(v & 15) - 8));
-            put(o + 16 + 4 * p + e, d * (float)((int)(v >> 4) - 8));
+            lo[e] = d * (float)((int)(v & 15) - 8);
+            hi[e] = d * (float)((int)(v >> 4) - 8);
         }
+        put4(o + 4 * p, lo[0], lo[1], lo[2], lo[3]);
+        put4(o + 16 + 4 * p, hi[0], hi[1], hi[2], hi[3]);
     } else {
         uint2 w = *(const uint2 *)(q + 8 * p);
+        float v[8];
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            put(o + 8 * p + e, d * (float)(int8_t)((w.x >> (8 * e)) & 255));
-            put(o + 8 * p + 4 + e, d * (float)(int8_t)((w.y >> (8 * e)) & 255));
+            v[e] = d * (float)(int8_t)((w.x >> (8 * e)) & 255);
+            v[4 + e] = d * (float)(int8_t)((w.y >> (8 * e)) & 255);
         }
+        put4(o + 8 * p, v[0], v[1], v[2], v[3]);
+        put4(o + 8 * p + 4, v[4], v[5], v[6], v[7]);
     }
 }
 
