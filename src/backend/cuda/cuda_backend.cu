@@ -598,6 +598,9 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
     cb->graph_off = cu_env_int("INFERD_CUDA_GRAPHS", 1) == 0;
     int major = 0;
     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    if (cudaDeviceGetAttribute(&cb->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess ||
+        cb->n_sm <= 0)
+        cb->n_sm = 132; // an H100's, should the query fail
     cb->pdl = major >= 9 && cu_env_int("INFERD_CUDA_PDL", 1) != 0; // cu_launch
     // A workspace of our own, so that cuBLAS allocates nothing while a step is
     // being recorded.

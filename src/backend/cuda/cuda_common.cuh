@@ -122,6 +122,7 @@ struct cu_pending_add {
 struct cu_backend {
     be_backend base;       // first
     int device;
+    int n_sm;              // its SMs (grid sizing)
     cudaStream_t stream;
     cublasHandle_t blas;
     cu_batch batch;

@@ -594,19 +594,6 @@ __global__ void split_sum_kernel(segs G, const float *__restrict__ part, int spl
     sg.y[col * sg.m + row] = s + (sg.bias ? sg.bias[row] : 0.0f);
 }
 
-int sm_count(const cu_backend *cb)
-{
-    static int nsm = 0;
-    if (!nsm) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, cb->device) != cudaSuccess ||
-            v <= 0)
-            v = 132;
-        nsm = v;
-    }
-    return nsm;
-}
-
 // One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8):
 // shape C, on mmf_pipe_kernel (PIPE, cu_launch) or mmf_kernel (plain launch).
 template <class C, bool PIPE>
@@ -639,7 +626,7 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
         tiles += (G.s[j].m + C::ROWS - 1) / C::ROWS;
         mtot += G.s[j].m;
     }
-    const int64_t steps = (nb + 3) / 4, slots = (int64_t)sm_count(cb) * occ;
+    const int64_t steps = (nb + 3) / 4, slots = (int64_t)cb->n_sm * occ;
     int64_t split = 1;
     if (tiles * 2 <= slots && cb->gemm_w) {
         split = slots / tiles;

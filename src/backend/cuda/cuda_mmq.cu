@@ -371,20 +371,6 @@ __global__ void split_sum_kernel(const float *__restrict__ part, int split, int6
     y[i] = bias ? s + bias[i % m] : s;
 }
 
-// SMs of the backend's device (device 0: one device a process).
-int sm_count(const cu_backend *cb)
-{
-    static int nsm = 0;
-    if (!nsm) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, cb->device) != cudaSuccess ||
-            v <= 0)
-            v = 132;
-        nsm = v;
-    }
-    return nsm;
-}
-
 // Splits k when the output tiles are fewer than the blocks the SMs hold at once
 // (C::MINB an SM): the grid then has about that many blocks, each with at least
 // 2 stages of k, and the partial sums must fit the gemm_w scratch.
@@ -397,7 +383,7 @@ void launch(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float
     const __half *sc = (const __half *)(qs + (size_t)m * nb * L::QB);
     int64_t mt = (m + C::BM - 1) / C::BM, ntl = (n + C::BN - 1) / C::BN, tiles = mt * ntl;
     int64_t stages = (nb + C::KB - 1) / C::KB, split = 1;
-    int64_t slots = (int64_t)sm_count(cb) * C::MINB;
+    int64_t slots = (int64_t)cb->n_sm * C::MINB;
     if (tiles < slots && cb->gemm_w) {
         split = slots / tiles;
         if (split > stages / 2) split = stages / 2;
