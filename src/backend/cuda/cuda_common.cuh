@@ -151,6 +151,11 @@ struct cu_backend {
     const float *f16_src;
     int64_t f16_n, f16_k;
     uint64_t f16_gen;
+    // The cuBLAS path's f16 copy of its x (plain k order) in gemm_x, kept the
+    // same way (cuda_gemm.cu): q, k, v and gate, up convert their x once.
+    const float *gx_src;
+    int64_t gx_n, gx_k;
+    uint64_t gx_gen;
     cu_pending_add padd;   // see cu_flush_add
     cu_mm_group pmm;       // see cu_mmvq_flush
     cu_pending_rope prope; // see cu_flush_rope
