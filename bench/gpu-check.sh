@@ -7,12 +7,11 @@
 #   3. benchmark models made with `inferd synth` (GPU_CHECK_MODELS, default
 #      "llama3-1b:Q4_0 llama3-8b:Q4_0 llama3-8b:Q8_0 llama3-8b:Q4_K llama3-8b:F16"),
 #      `inferd bench-model --backend cuda` on each;
-#      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
 #      the same decode with step recording off (INFERD_CUDA_GRAPHS=0) for the
-#      first model, as an A/B;
+#      first model, as an A/B (GPU_CHECK_AB=0 skips);
 #      batched decode in process (engine_bench --prompt-len 128 --gen 128 at
 #      1, 4, 16, 64 sequences) on GPU_CHECK_BATCH_MODELS (default the 8B Q4_0
-#      and Q8_0 files);
+#      and Q8_0 files; GPU_CHECK_BATCH=0 skips);
 #      the original benchmark's shape through the server (`inferd serve` +
 #      `inferd bench --phases seq,conc --concurrency 4 --max-tokens 256
 #      --ignore-eos`) on the 8B Q4_0 file (GPU_CHECK_SERVER=0 skips);
@@ -127,7 +126,7 @@ done
 # ---- batched decode in process ----
 BATCH="$OUTDIR/batched.log"
 : > "$BATCH"
-if [ -x "$BIN/engine_bench" ]; then
+if [ -x "$BIN/engine_bench" ] && [ "${GPU_CHECK_BATCH:-1}" = 1 ]; then
     BATCH_MODELS=${GPU_CHECK_BATCH_MODELS:-llama3-8b:Q4_0 llama3-8b:Q8_0}
     for spec in $BATCH_MODELS; do
         f="$WORK/${spec%%:*}-${spec##*:}.gguf"

@@ -4,7 +4,8 @@
 # card, right after it (docs/cuda.md):
 #   llama-bench -p 512,2048 -n 128 on each model (flash attention as its default,
 #   auto = on for CUDA), and llama-batched-bench with 128-token prompts and 128
-#   generated tokens at 1, 4, 16, 64 sequences on GPU_CHECK_BATCH_MODELS.
+#   generated tokens at 1, 4, 16, 64 sequences on GPU_CHECK_BATCH_MODELS
+#   (GPU_CHECK_BATCH=0 skips it).
 # gpu-check.sh starts the peer's build in the background (from the source pack
 # .peer/llama.cpp-*-src.tar.gz, bench/peer/build-llama-cpp.sh --pack); this
 # script waits for it (GPU_PEER_WAIT_S, default 420 s) and writes
@@ -40,6 +41,7 @@ for spec in $MODELS; do
 done
 : > "$OUTDIR/peer-batched.log"
 BATCH_MODELS=${GPU_CHECK_BATCH_MODELS:-llama3-8b:Q4_0 llama3-8b:Q8_0}
+[ "${GPU_CHECK_BATCH:-1}" = 1 ] || BATCH_MODELS=
 for spec in $BATCH_MODELS; do
     f="$WORK/${spec%%:*}-${spec##*:}.gguf"
     [ -s "$f" ] && [ -x "$PB/llama-batched-bench" ] || continue
