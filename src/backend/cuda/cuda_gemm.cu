@@ -126,7 +126,10 @@ int64_t mmf_max_n()
 
 bool takes_mmf(const cu_tensor *W, int64_t n)
 {
-    return W->packed && n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled();
+    // (its kernels index a tile of x with 32-bit offsets: rows of 2^25 values
+    // and more, which only an odd file would have, go to the other kernels)
+    return W->packed && n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled() &&
+           (int64_t)CU_MMF_TILE_N * W->info.ne[0] < ((int64_t)1 << 31);
 }
 
 } // namespace
