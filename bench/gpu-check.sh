@@ -92,6 +92,16 @@ for v in 1 2; do
     INFERD_CUDA_MMF_CFG=$v timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_mmf" > "$OUTDIR/$t.log" 2>&1
     R_TEST[$t]=$?
 done
+# with both tensor-core matmuls off every batch of packed weights goes through
+# the f16 dequantization for cuBLAS, which the default dispatch keeps for
+# prefill past 256 rows only
+if [ -x "$BIN/test_cuda_ops" ]; then
+    t=test_cuda_ops_cublas
+    stamp "$t"
+    INFERD_CUDA_MMQ=0 INFERD_CUDA_MMF=0 timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_ops" \
+        > "$OUTDIR/$t.log" 2>&1
+    R_TEST[$t]=$?
+fi
 # ---- benchmarks ----
 BENCH="$OUTDIR/bench.log"
 : > "$BENCH"
