@@ -267,11 +267,6 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     }
     cu_check_launch(cb, "attention (decode)");
     if (nsp > 1) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds);
-    if (q8) {
-        cb->q8_src = out;
-        cb->q8_n = n;
-        cb->q8_k = width;
-        cb->q8_gen = cb->op_gen;
-    }
+    if (q8) cu_x_copy_claim(cb, cb->q8, out, n, width);
     return true;
 }

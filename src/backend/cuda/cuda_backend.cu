@@ -182,7 +182,7 @@ int cu_tensor_alloc(be_backend *be, const char *name, int n_dims, const int64_t 
         cb->q8_x = nullptr;
         cb->q8_ds = nullptr;
         cb->q8_cap = 0;
-        cb->q8_src = nullptr;
+        cb->q8.src = nullptr;
         e = cudaMalloc(&cb->q8_x, count);
         if (e == cudaSuccess) e = cudaMalloc(&cb->q8_ds, (count / 32 + 1) * sizeof(float2));
         if (e != cudaSuccess) return fail(err, INF_ERR_NOMEM, e, "matmul scratch for", name);

@@ -81,6 +81,16 @@ struct cu_mm_group {
     bool f16;              // the f16 tensor-core kernel's rows (cuda_mmf.cu), not dp4a
 };
 
+// A copy of an activation x made for matmuls (x rounded to int8, or to f16),
+// kept while it still holds that x: rows [0, n) of width k at src, and no op
+// other than a matmul ran since (gen == the backend's op_gen). Matmuls on one
+// x (q, k, v; gate, up) then make it once. cu_x_copy_holds / cu_x_copy_claim.
+struct cu_x_copy {
+    const float *src;      // nullptr: holds nothing
+    int64_t n, k;
+    uint64_t gen;
+};
+
 // One layer of the paged KV pool and the step's batch, as every attention
 // kernel reads them (cuda_attn.cu, cuda_attn_decode.cu, cuda_fattn.cu each
 // derive their launch arguments from it).
@@ -136,26 +146,16 @@ struct cu_backend {
     float *attn_part;
     size_t attn_part_cap;  // floats
     // Decode matmul on packed weights: x rounded to int8 (q8_x, q8_cap values)
-    // with (d, d * sum) per 32 values (q8_ds), kept while q8_src / q8_n / q8_k
-    // and q8_gen == op_gen say it still holds that x (cuda_mmvq.cu).
+    // with (d, d * sum) per 32 values (q8_ds), whose x q8 says (cuda_mmvq.cu).
     int8_t *q8_x;
     float2 *q8_ds;
     size_t q8_cap;
-    const float *q8_src;
-    int64_t q8_n, q8_k;
-    uint64_t q8_gen;
+    cu_x_copy q8;
     uint64_t op_gen;       // bumped by every op other than matmul (cu_ops)
-    // The f16 tensor-core matmul (cuda_mmf.cu): x as f16 in its permuted k order
-    // in gemm_x, kept while f16_src / f16_n / f16_k and f16_gen == op_gen say it
-    // still holds that x (the cuBLAS path, which also writes gemm_x, clears f16_src).
-    const float *f16_src;
-    int64_t f16_n, f16_k;
-    uint64_t f16_gen;
-    // The cuBLAS path's f16 copy of its x (plain k order) in gemm_x, kept the
-    // same way (cuda_gemm.cu): q, k, v and gate, up convert their x once.
-    const float *gx_src;
-    int64_t gx_n, gx_k;
-    uint64_t gx_gen;
+    // gemm_x holds x as f16 either in the k order of the f16 tensor-core matmul
+    // (mmf, cuda_mmf.cu) or in the plain one of the cuBLAS path (gx,
+    // cuda_gemm.cu); whichever writes it drops the other's claim.
+    cu_x_copy mmf, gx;
     cu_pending_add padd;   // see cu_flush_add
     cu_mm_group pmm;       // see cu_mmvq_flush
     cu_pending_rope prope; // see cu_flush_rope
@@ -185,6 +185,20 @@ struct cu_backend {
 #define CU_BE(be) ((cu_backend *)(be))
 #define CU_T(t) ((cu_tensor *)(t))
 #define CU_CT(t) ((const cu_tensor *)(t))
+
+// Whether copy c still holds rows [0, n) of width k of x.
+static inline bool cu_x_copy_holds(const cu_backend *cb, const cu_x_copy &c, const float *x,
+                                   int64_t n, int64_t k)
+{
+    return c.src == x && c.n >= n && c.k == k && c.gen == cb->op_gen;
+}
+
+// Copy c now holds rows [0, n) of width k of x.
+static inline void cu_x_copy_claim(const cu_backend *cb, cu_x_copy &c, const float *x, int64_t n,
+                                   int64_t k)
+{
+    c = {x, n, k, cb->op_gen};
+}
 
 // The attention view of layer p->layer of kv for the batch cb holds (cuda_attn.cu).
 cu_attn_view cu_attn_view_of(const cu_backend *cb, const cu_kv *kv, const be_attn *p);

@@ -66,14 +66,11 @@ void gemm(cu_backend *cb, const cu_tensor *W, const float *x, int64_t n, float *
     // x is converted once while no op other than a matmul runs (as the int8
     // copy of cuda_mmvq.cu), not again for k, v and up: H100, 8B F16, a prompt
     // of 2,048 tokens in 69.1 ms against 71.4.
-    if (!(cb->gx_src == x && cb->gx_n >= n && cb->gx_k == k && cb->gx_gen == cb->op_gen)) {
+    if (!cu_x_copy_holds(cb, cb->gx, x, n, k)) {
         to_f16_kernel<<<cu_blocks(n * k, 256), 256, 0, cb->stream>>>(cb->gemm_x, x, n * k);
         cu_check_launch(cb, "matmul: x to f16");
-        cb->f16_src = nullptr; // cuda_mmf.cu's copy of its x in gemm_x is gone
-        cb->gx_src = x;
-        cb->gx_n = n;
-        cb->gx_k = k;
-        cb->gx_gen = cb->op_gen;
+        cb->mmf.src = nullptr; // cuda_mmf.cu's copy of its x in gemm_x is gone
+        cu_x_copy_claim(cb, cb->gx, x, n, k);
     }
     if (W->info.type == QT_F16) {
         blas_check(cb, cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)m, (int)n, (int)k,
@@ -155,9 +152,8 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     if (n <= 0) return;
     const float *xf = (const float *)CU_CT(x)->d;
     float *yf = (float *)CU_CT(out)->d;
-    if (cb->q8_src == yf) cb->q8_src = nullptr; // the int8 copy of x it held is stale
-    if (cb->f16_src == yf) cb->f16_src = nullptr; // and the f16 ones
-    if (cb->gx_src == yf) cb->gx_src = nullptr;
+    for (cu_x_copy *c : {&cb->q8, &cb->mmf, &cb->gx}) // the copies of what y held are stale
+        if (c->src == yf) c->src = nullptr;
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
     if (takes_mmf(W, n)) {
         cu_mmf(cb, W, xf, n, yf, bf);

@@ -721,15 +721,12 @@ void launch_t(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
 void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
 {
     INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->gemm_x_cap);
-    if (cb->f16_src == x && cb->f16_n >= n && cb->f16_k == k && cb->f16_gen == cb->op_gen) return;
+    if (cu_x_copy_holds(cb, cb->mmf, x, n, k)) return;
     int64_t cnt8 = n * k / 8;
     cu_launch(cb, x_f16_kernel, cu_blocks(cnt8, 256), 256, 0, x, cnt8, cb->gemm_x);
-    cb->gx_src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
+    cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
     cu_check_launch(cb, "matmul (mmf): x to f16");
-    cb->f16_src = x;
-    cb->f16_n = n;
-    cb->f16_k = k;
-    cb->f16_gen = cb->op_gen;
+    cu_x_copy_claim(cb, cb->mmf, x, n, k);
 }
 
 } // namespace

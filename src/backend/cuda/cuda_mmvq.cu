@@ -346,14 +346,11 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k)
     INF_ASSERT(k % 32 == 0 && (size_t)(n * k) <= cb->q8_cap);
     // x is quantized once until an op other than matmul runs (q, k, v and
     // gate, up share their input): cb->op_gen counts those ops.
-    if (cb->q8_src == x && cb->q8_n >= n && cb->q8_k == k && cb->q8_gen == cb->op_gen) return;
+    if (cu_x_copy_holds(cb, cb->q8, x, n, k)) return;
     int64_t blocks = n * (k / 32);
     cu_launch(cb, q8_x_kernel, cu_blocks(blocks, 8), 256, 0, x, blocks, cb->q8_x, cb->q8_ds);
     cu_check_launch(cb, "matmul: x to int8");
-    cb->q8_src = x;
-    cb->q8_n = n;
-    cb->q8_k = k;
-    cb->q8_gen = cb->op_gen;
+    cu_x_copy_claim(cb, cb->q8, x, n, k);
 }
 
 void cu_mmvq_flush(cu_backend *cb)

@@ -311,15 +311,6 @@ bool q8_fits(const cu_backend *cb, int64_t n, int64_t d)
     return d % 32 == 0 && (size_t)(n * d) <= cb->q8_cap;
 }
 
-// The int8 copy now holds the n rows of width d at x (see cu_q8_prepare).
-void q8_claim(cu_backend *cb, const float *x, int64_t n, int64_t d)
-{
-    cb->q8_src = x;
-    cb->q8_n = n;
-    cb->q8_k = d;
-    cb->q8_gen = cb->op_gen;
-}
-
 // Q8GLU: a gated activation whose output feeds a matmul: round it to int8 too.
 template <int OP, bool Q8GLU = false>
 void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, float s,
@@ -334,7 +325,7 @@ void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, 
         cu_launch(cb, ew_kernel<OP, true>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out),
                   fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
         cu_check_launch(cb, what);
-        q8_claim(cb, fptr(out), n, d);
+        cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
         return;
     }
     cu_launch(cb, ew_kernel<OP>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out), fptr(a),
@@ -422,7 +413,7 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
               q8 ? cb->q8_x : nullptr, q8 ? cb->q8_ds : nullptr);
     cu_check_launch(cb, "rms_norm");
     if (fuse) p->out = nullptr;
-    if (q8) q8_claim(cb, fptr(out), n, d);
+    if (q8) cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
 }
 
 void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
