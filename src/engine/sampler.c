@@ -402,7 +402,7 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
     if (greedy_on_raw_logits(p)) {
         /* Nothing changes the logits: the raw argmax is the answer (a decode
          * step of a 128k vocabulary saves two passes over it). */
-        tok = logits[raw_best] == -INFINITY ? -1 : raw_best;
+        tok = raw_best;
     } else {
         float *w = s->work;
         memcpy(w, logits, (size_t)v * sizeof *w);
@@ -418,11 +418,8 @@ void sampler_sample(sampler *s, sampler_seq *q, const float *logits, sampler_res
     }
     if (tok < 0) tok = raw_best; /* every token banned: the model's own choice */
 
-    memset(out, 0, sizeof *out);
-    out->token = tok;
+    sampler_take(q, tok, out);
     out->logprob = want_lp ? (float)((double)logits[tok] - lse) : 0.0f;
-    for (int32_t i = 0; i < p->n_stop_ids; i++)
-        if (p->stop_ids[i] == tok) out->stop = true;
     out->n_top = p->n_logprobs < v ? p->n_logprobs : v;
     if (out->n_top > 0) top_raw(logits, v, out->n_top, lse, out->top);
 }
