@@ -445,20 +445,23 @@ void cu_attention(be_backend *be, be_tensor *out, const be_tensor *q, const be_k
     be_attention_assert(c, out, q, p, n, cb->batch.n);
     INF_ASSERT(!CU_CT(q)->weight && !CU_CT(out)->weight && hdv <= ATT_THREADS * ATT_EPT);
     if (n <= 0) return;
+    const float *qf = (const float *)CU_CT(q)->d;
+    float *of = (float *)CU_CT(out)->d;
+
+    // Decode rows (a few rows a sequence, e.g. a batch of 64 sequences one row
+    // each): the kernel that reads each K/V row once per KV head; the tile
+    // kernel below would serve only two sequences of each tile of 64 rows.
+    if (n <= 4 * (int64_t)cb->batch.n_seq && cu_attn_decode(cb, of, qf, kv, p, n)) return;
+
     attn_args a;
     static_cast<cu_attn_view &>(a) = cu_attn_view_of(cb, kv, p);
-    a.q = (const float *)CU_CT(q)->d;
-    a.out = (float *)CU_CT(out)->d;
+    a.q = qf;
+    a.out = of;
     a.part = cb->attn_part;
     a.hd = hd;
     a.hdv = hdv;
     int64_t units = n * p->n_head;
     size_t smem = (size_t)(hd + ATT_TILE) * sizeof(float);
-
-    // Decode rows (a few rows a sequence, e.g. a batch of 64 sequences one row
-    // each): the kernel that reads each K/V row once per KV head; the tile
-    // kernel below would serve only two sequences of each tile of 64 rows.
-    if (n <= 4 * (int64_t)cb->batch.n_seq && cu_attn_decode(cb, a.out, a.q, kv, p, n)) return;
 
     // Many rows (prefill): the tensor-core kernel, then this file's kernel
     // for the rows it leaves (rows of a third sequence inside one of its tiles

@@ -237,9 +237,9 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     a.out = out;
     a.part = cb->attn_part;
     // The output is the x of the output projection: round it to int8 on the way
-    // (cb->q8_*), as the decode matmul would, when it fits.
+    // (cb->q8), as the decode matmul would, when it fits.
     int64_t width = (int64_t)p->n_head * hd;
-    bool q8 = (size_t)(n * width) <= cb->q8_cap;
+    bool q8 = cu_q8_fits(cb, n, width);
     a.q8 = q8 ? cb->q8_x : nullptr;
     a.q8ds = q8 ? cb->q8_ds : nullptr;
 

@@ -186,6 +186,20 @@ struct cu_backend {
 #define CU_T(t) ((cu_tensor *)(t))
 #define CU_CT(t) ((const cu_tensor *)(t))
 
+// Whether n rows of width d can also be rounded to int8 for the next matmul,
+// by the op that makes them (cb->q8_x: one scale per 32 values).
+static inline bool cu_q8_fits(const cu_backend *cb, int64_t n, int64_t d)
+{
+    return d % 32 == 0 && (size_t)(n * d) <= cb->q8_cap;
+}
+
+// A matmul is about to write y: the copies made of what y held are stale.
+static inline void cu_x_copies_drop(cu_backend *cb, const float *y)
+{
+    for (cu_x_copy *c : {&cb->q8, &cb->mmf, &cb->gx})
+        if (c->src == y) c->src = nullptr;
+}
+
 // Whether copy c still holds rows [0, n) of width k of x.
 static inline bool cu_x_copy_holds(const cu_backend *cb, const cu_x_copy &c, const float *x,
                                    int64_t n, int64_t k)

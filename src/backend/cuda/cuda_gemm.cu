@@ -152,8 +152,7 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     if (n <= 0) return;
     const float *xf = (const float *)CU_CT(x)->d;
     float *yf = (float *)CU_CT(out)->d;
-    for (cu_x_copy *c : {&cb->q8, &cb->mmf, &cb->gx}) // the copies of what y held are stale
-        if (c->src == yf) c->src = nullptr;
+    cu_x_copies_drop(cb, yf);
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
     if (takes_mmf(W, n)) {
         cu_mmf(cb, W, xf, n, yf, bf);

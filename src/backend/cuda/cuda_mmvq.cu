@@ -413,6 +413,9 @@ void cu_mm_group_add(cu_backend *cb, const cu_tensor *w, const float *x, int64_t
             cu_mmvq_flush(cb);
             break;
         }
+    // A flush above may have copied x of a pending matmul that is this one's y
+    // (the f16 kernel makes its copy at launch): that copy dies with this write.
+    cu_x_copies_drop(cb, y);
     if (!p->cnt) {
         p->x = x;
         p->n = n;

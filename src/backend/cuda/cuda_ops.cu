@@ -305,12 +305,6 @@ void check_same(const be_tensor *a, const be_tensor *b, int64_t n)
     INF_ASSERT(n <= cu_rows(a) && n <= cu_rows(b));
 }
 
-// Whether n rows of width d can also be rounded to int8 for the next matmul.
-bool q8_fits(const cu_backend *cb, int64_t n, int64_t d)
-{
-    return d % 32 == 0 && (size_t)(n * d) <= cb->q8_cap;
-}
-
 // Q8GLU: a gated activation whose output feeds a matmul: round it to int8 too.
 template <int OP, bool Q8GLU = false>
 void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, float s,
@@ -321,7 +315,7 @@ void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, 
     if (b) check_same(out, b, n);
     int64_t d = cu_row_len(out), cnt = n * d;
     if (cnt <= 0) return;
-    if (Q8GLU && q8_fits(cb, n, d)) {
+    if (Q8GLU && cu_q8_fits(cb, n, d)) {
         cu_launch(cb, ew_kernel<OP, true>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out),
                   fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
         cu_check_launch(cb, what);
@@ -405,7 +399,7 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
         return;
     }
     const float *b = fuse ? p->b : nullptr;
-    bool q8 = e == d && q8_fits(cb, n, d);
+    bool q8 = e == d && cu_q8_fits(cb, n, d);
     unsigned th = norm_threads(e);
     auto kernel = fuse ? (q8 ? rms_norm_kernel<true, true> : rms_norm_kernel<true, false>)
                        : (q8 ? rms_norm_kernel<false, true> : rms_norm_kernel<false, false>);

@@ -385,6 +385,38 @@ static void test_matmul_group_k(void)
         }
 }
 
+/* A matmul's output is the x of an earlier, still pending one whose copy of x
+ * (the f16 kernel makes it at launch) is then taken: that copy must die with
+ * the write. Chain: B = A Wa (8 rows: the f16 kernel, pending), A[0..2) = C Wc
+ * (2 rows: dp4a, which launches the first and stays pending), D = A Wa (8 rows):
+ * D must see the new rows of A, bit for bit as when each result is read back
+ * before the next matmul. */
+static void test_matmul_copy_dies(void)
+{
+    pair Wa = qweight(QT_Q4_0, 128, 256), Wc = qweight(QT_Q4_0, 256, 64);
+    pair A = rand_act(8, 256, 2.0f), C = rand_act(2, 64, 2.0f);
+    pair B = act(8, 128, NULL), D = act(8, 128, NULL);
+    float *a0 = malloc(sizeof(float) * 8 * 256), *one = malloc(sizeof(float) * 8 * 128);
+    float *chained = malloc(sizeof(float) * 8 * 128);
+    inf_error err;
+    CHECK(be_read(cu, A.c, 0, 8, a0, &err) == 0);
+    be_matmul(cu, B.c, A.c, Wa.c, NULL, 8);
+    be_read(cu, B.c, 0, 8, one, &err);
+    be_matmul(cu, A.c, C.c, Wc.c, NULL, 2);
+    be_read(cu, A.c, 0, 2, one, &err);
+    be_matmul(cu, D.c, A.c, Wa.c, NULL, 8);
+    CHECK(be_read(cu, D.c, 0, 8, one, &err) == 0);
+    be_write(cu, A.c, 0, 8, a0);
+    be_matmul(cu, B.c, A.c, Wa.c, NULL, 8);
+    be_matmul(cu, A.c, C.c, Wc.c, NULL, 2);
+    be_matmul(cu, D.c, A.c, Wa.c, NULL, 8);
+    CHECK(be_read(cu, D.c, 0, 8, chained, &err) == 0);
+    CHECK_MSG(!memcmp(one, chained, sizeof(float) * 8 * 128),
+              "a copy of x outlived a pending matmul's write to x");
+    free(a0); free(one); free(chained);
+    free_pair(Wa); free_pair(Wc); free_pair(A); free_pair(C); free_pair(B); free_pair(D);
+}
+
 /* be_argmax: the first maximum of each row; ties to the lowest index, NaN never
  * picked, a row of -inf gives 0; rows of the vocabulary's width and odd ones. */
 static void test_argmax(void)
@@ -699,6 +731,7 @@ int main(void)
     test_norm();
     test_matmul_group();
     test_matmul_group_k();
+    test_matmul_copy_dies();
     test_argmax();
     test_elementwise();
     test_rope();
