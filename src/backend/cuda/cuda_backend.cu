@@ -435,6 +435,7 @@ int cu_argmax(be_backend *be, const be_tensor *t, int64_t n_rows, int32_t *ids, 
     const cu_tensor *ct = CU_CT(t);
     INF_ASSERT(!ct->weight && n_rows >= 0 && n_rows <= cu_rows(t));
     if ((size_t)n_rows > cb->ids_cap) { // outside any recording: be_argmax ends a step
+        INF_ASSERT(!cb->graph_recording);
         cudaStreamSynchronize(cb->stream);
         cudaFree(cb->d_ids);
         cudaFreeHost(cb->h_ids);
@@ -477,19 +478,19 @@ int cu_mem_info(be_backend *be, uint64_t *free_bytes, uint64_t *total_bytes)
     return INF_OK;
 }
 
-// Every op but matmul (and the destroy) may write an activation, so it bumps
-// op_gen: the decode matmul's int8 copy of its x is kept only while op_gen
-// stands still (cuda_mmvq.cu).
+// Every op that may write an activation (all but matmul, read, sync and the
+// device argmax) bumps op_gen: the copies of x made for matmuls (cu_x_copy)
+// are kept only while op_gen stands still.
 //
 // Some ops are kept pending to be fused with the next (decode matmuls on one
 // x: cu_mmvq_flush; a residual add: cu_flush_add; RoPE: cu_flush_rope). Every
 // entry first launches whatever is pending, since the op may read its results,
 // except the kinds the op itself knows how to join (KEEP).
-enum { KEEP_NONE = 0, KEEP_ADD = 1, KEEP_ROPE = 2 };
+enum { KEEP_NONE = 0, KEEP_ADD = 1, KEEP_ROPE = 2, KEEP_MATMUL = 4 };
 
 void flush_pending(cu_backend *cb, int keep)
 {
-    cu_mmvq_flush(cb);
+    if (!(keep & KEEP_MATMUL)) cu_mmvq_flush(cb);
     if (!(keep & KEEP_ADD)) cu_flush_add(cb);
     if (!(keep & KEEP_ROPE)) cu_flush_rope(cb);
 }
@@ -516,9 +517,7 @@ void matmul_entry(be_backend *be, be_tensor *out, const be_tensor *x, const be_t
                   const be_tensor *bias, int64_t n)
 {
     cu_backend *cb = CU_BE(be);
-    cu_flush_add(cb);
-    cu_flush_rope(cb);
-    if (!cu_matmul_takes_mmvq(cb, CU_CT(w), n)) cu_mmvq_flush(cb);
+    flush_pending(cb, cu_matmul_takes_mmvq(cb, CU_CT(w), n) ? KEEP_MATMUL : KEEP_NONE);
     cu_matmul(be, out, x, w, bias, n);
 }
 
@@ -588,7 +587,7 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
     cb->base.ops = &cu_ops;
     cb->base.name = "cuda";
     cb->device = 0;
-    e = cudaSetDevice(0);
+    e = cudaSetDevice(cb->device);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaEventCreateWithFlags(&cb->batch.uploaded, cudaEventDisableTiming);
     if (e != cudaSuccess) {
@@ -597,8 +596,8 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
     }
     cb->graph_off = cu_env_int("INFERD_CUDA_GRAPHS", 1) == 0;
     int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
-    if (cudaDeviceGetAttribute(&cb->n_sm, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess ||
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, cb->device);
+    if (cudaDeviceGetAttribute(&cb->n_sm, cudaDevAttrMultiProcessorCount, cb->device) != cudaSuccess ||
         cb->n_sm <= 0)
         cb->n_sm = 132; // an H100's, should the query fail
     cb->pdl = major >= 9 && cu_env_int("INFERD_CUDA_PDL", 1) != 0; // cu_launch
