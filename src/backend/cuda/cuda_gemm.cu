@@ -27,7 +27,6 @@
 #include "backend/cuda/cuda_ops.cuh"
 
 #include <cstdio>
-#include <cstdlib>
 
 namespace {
 

@@ -1,4 +1,4 @@
-// cuda_mmf.cuh: the matmul of 2..CU_MMF_MAX_N activation rows (batched decode)
+// cuda_mmf.cuh: the matmul of CU_MMF_MIN_N..CU_MMF_MAX_N activation rows (batched decode)
 // on packed Q4_0 / Q8_0 weights (cuda_mmvq.cuh) with f16 tensor cores, the
 // weights dequantized to f16 in registers (cuda_mmf.cu).
 #ifndef INFERD_CUDA_MMF_CUH

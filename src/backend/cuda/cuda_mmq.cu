@@ -62,8 +62,6 @@
 #include "backend/cuda/cuda_mmvq.cuh"
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 namespace {
 

@@ -12,11 +12,13 @@
 //   Q4_0: sum_c d_w (q_c - 8) d_x p_c = d_w (d_x sum q_c p_c - 8 s_x)
 //   Q8_0: sum_c d_w q_c d_x p_c       = d_w d_x sum q_c p_c
 //
-// Blocking: one warp per output feature, 4 warps a block. A "unit" is 16 bytes
-// of quants (a Q4_0 block, half a Q8_0 block); lane l takes units l, l + 32, ...,
-// so each warp load is 512 contiguous bytes, and UNR units are loaded before any
-// is used (a 4096-wide Q4_0 row is exactly 4 units a lane: all in flight; wider
-// rows take UNR = 8). The weight stream bypasses L1
+// Blocking: 4 warps a block; a warp takes RW rows (1 for one x row, more for
+// several), and a long row is split over KS warps (mmvq_kernel). A "unit" is 16
+// bytes of quants (a Q4_0 block, half a Q8_0 block); lane l takes units l, l +
+// 32, ... of its slice, so each warp load is 512 contiguous bytes, and UNR (4 or
+// 8, by the units a lane has) units are loaded before any is used: a 4096-wide
+// Q4_0 row is exactly 4 units a lane, all in flight, issued before the wait for
+// the kernel before (overlapped launch, cuda_common.cuh). The weight stream bypasses L1
 // (ld.global.nc.L1::no_allocate); x's int8 rows are shared by every warp and
 // stay in L1 / L2.
 //
@@ -29,7 +31,6 @@
 #include "backend/cuda/cuda_mmf.cuh"
 #include "backend/cuda/cuda_mmvq_k.cuh"
 
-#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -362,7 +363,7 @@ void cu_mmvq_flush(cu_backend *cb)
     int64_t k = p->k, nb = k / 32;
     for (int64_t i = 0; i < p->n;) {
         int64_t left = p->n - i;
-        // one launch for up to 4 rows (each launch streams the whole weight)
+        // one launch for up to 8 rows (each launch streams the whole weight)
         int nr = left >= 8 ? 8 : left >= 4 ? 4 : (int)left;
         mm_segs g;
         g.cnt = p->cnt;
