@@ -75,7 +75,8 @@
 // (bench-model): 404 tok/s against 187 (llama.cpp: 298); 8 rows a step
 // (engine_bench): 1268 against 367 tok/s; RW = 2 made 8 rows 1.5x faster.
 // Grouping and overlap (one H200 in one call, 8B bench-model tg128, two runs
-// each, INFERD_CUDA_MMVQ_K_GROUP / _PDL): Q4_K 392 tok/s launched one by one
+// each, INFERD_CUDA_MMVQ_K_GROUP and a switch of the overlap now covered by
+// INFERD_CUDA_PDL): Q4_K 392 tok/s launched one by one
 // plainly, 432 grouped, 427 overlapped, 459 both; Q5_K 315 -> 384 and Q6_K
 // 271 -> 308 with both; 8 sequences (engine_bench, Q4_K) 1183 -> 1187, where
 // each launch already has 8 rows of work.
@@ -299,13 +300,11 @@ struct ksegs {
 };
 
 // g: the launch's matmuls (same type and k: rows of row_bytes, nb blocks
-// each), xq / xds: x row 0 (rows k = 256 nb apart); pdl: started by cu_launch
-// (else plain, and the kernel after this one is not let in early either, as
-// before the overlap: INFERD_CUDA_MMVQ_K_PDL=0).
+// each), xq / xds: x row 0 (rows k = 256 nb apart). Started by cu_launch.
 template <int T, int NR, int KS, int RW>
 __global__ void __launch_bounds__(WARPS * 32)
 mmvq_k_kernel(ksegs g, size_t row_bytes, int64_t nb, const int8_t *__restrict__ xq,
-              const float2 *__restrict__ xds, bool pdl)
+              const float2 *__restrict__ xds)
 {
     constexpr int BYTES = cu_fmt<T>::BYTES;
     constexpr int RPB = WARPS / KS * RW; // rows a block
@@ -350,7 +349,7 @@ mmvq_k_kernel(ksegs g, size_t row_bytes, int64_t nb, const int8_t *__restrict__ 
     // (cu_pdl_wait), so that they overlap its drain; x is read only after.
     const int64_t first = bbeg + lane / 4;
     if (valid) load(first);
-    if (pdl) cu_pdl_wait();
+    cu_pdl_wait();
     for (int64_t b0 = first; b0 < bend && valid; b0 += 8 * UNR) {
         if (b0 != first) load(b0);
 #pragma unroll
@@ -365,15 +364,6 @@ mmvq_k_kernel(ksegs g, size_t row_bytes, int64_t nb, const int8_t *__restrict__ 
     cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, m, pick(&kseg::y), pick(&kseg::bias));
 }
 
-// Whether the kernel may overlap the one before it (cu_launch): yes unless
-// INFERD_CUDA_MMVQ_K_PDL=0 (read once; then a plain launch, for A/B
-// measurements of the overlap alone).
-bool overlapped()
-{
-    static const bool on = cu_env_int("INFERD_CUDA_MMVQ_K_PDL", 1) != 0;
-    return on;
-}
-
 struct launch_args {
     ksegs g;
     unsigned blocks;
@@ -386,11 +376,8 @@ struct launch_args {
 template <int T, int NR, int KS, int RW>
 void launch_rw(cu_backend *cb, const launch_args &a)
 {
-    auto *kern = mmvq_k_kernel<T, NR, KS, RW>;
-    if (overlapped())
-        cu_launch(cb, kern, a.blocks, WARPS * 32, 0, a.g, a.row_bytes, a.nb, a.xq, a.xds, true);
-    else
-        kern<<<a.blocks, WARPS * 32, 0, cb->stream>>>(a.g, a.row_bytes, a.nb, a.xq, a.xds, false);
+    cu_launch(cb, mmvq_k_kernel<T, NR, KS, RW>, a.blocks, WARPS * 32, 0, a.g, a.row_bytes, a.nb,
+              a.xq, a.xds);
 }
 
 template <int T, int NR, int KS>
