@@ -122,20 +122,34 @@ int64_t mmf_max_n()
 
 bool takes_mmf(const cu_tensor *W, int64_t n)
 {
-    // (its kernels index a tile of x with 32-bit offsets: rows of 2^25 values
-    // and more, which only an odd file would have, go to the other kernels)
+    // (its kernels index a tile of x and the weight's 16-byte pieces with
+    // 32-bit offsets: rows of 2^25 values or weights of 32 GiB and more, which
+    // only an odd file would have, go to the other kernels)
+    const int64_t k = W->info.ne[0], pieces = cu_rows((const be_tensor *)W) * (k / 32) *
+                                              (int64_t)(cu_pack_qb(W->info.type) / 16);
     return W->packed && n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled() &&
-           (int64_t)CU_MMF_TILE_N * W->info.ne[0] < ((int64_t)1 << 31);
+           (int64_t)CU_MMF_TILE_N * k < ((int64_t)1 << 31) && pieces < ((int64_t)1 << 31);
+}
+
+// The kernel a matmul of n rows on W takes: the one decision that cu_matmul
+// and cu_matmul_takes_mmvq both read.
+enum class route { mmf, mmq, mmv, gemm };
+
+route matmul_route(const cu_tensor *W, int64_t n)
+{
+    if (takes_mmf(W, n)) return route::mmf;
+    if (W->packed && n >= mmq_min_n() && n <= CU_MMQ_MAX_N && cu_mmq_enabled()) return route::mmq;
+    return n < CU_GEMM_MIN_N ? route::mmv : route::gemm;
 }
 
 } // namespace
 
-// The dp4a kernels (packed and K-quant) and cu_mmf may defer their launch to
-// group matmuls; the conditions are cu_matmul's own.
+// The dp4a kernels (packed and K-quant, behind cu_mmv) and cu_mmf may defer
+// their launch to group matmuls.
 bool cu_matmul_takes_mmvq(const cu_backend *cb, const cu_tensor *W, int64_t n)
 {
-    if (!W->packed) return n < CU_GEMM_MIN_N && cu_mmvq_k_takes(cb, W, n);
-    return (n < CU_GEMM_MIN_N && !(n >= mmq_min_n() && cu_mmq_enabled())) || takes_mmf(W, n);
+    route r = matmul_route(W, n);
+    return r == route::mmf || (r == route::mmv && (W->packed || cu_mmvq_k_takes(cb, W, n)));
 }
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
@@ -153,18 +167,11 @@ void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tens
     float *yf = (float *)CU_CT(out)->d;
     cu_x_copies_drop(cb, yf);
     const float *bf = bias ? (const float *)CU_CT(bias)->d : nullptr;
-    if (takes_mmf(W, n)) {
-        cu_mmf(cb, W, xf, n, yf, bf);
-        return;
-    }
-    bool mmq = W->packed && n >= mmq_min_n() && n <= CU_MMQ_MAX_N && cu_mmq_enabled();
-    if (n < CU_GEMM_MIN_N && !mmq) {
-        cu_mmv(cb, W, xf, n, yf, bf);
-        return;
-    }
-    if (mmq) {
-        cu_mmq(cb, W, xf, n, yf, bf);
-        return;
+    switch (matmul_route(W, n)) {
+    case route::mmf: cu_mmf(cb, W, xf, n, yf, bf); return;
+    case route::mmq: cu_mmq(cb, W, xf, n, yf, bf); return;
+    case route::mmv: cu_mmv(cb, W, xf, n, yf, bf); return;
+    case route::gemm: break;
     }
     gemm(cb, W, xf, n, yf);
     if (bf) {
