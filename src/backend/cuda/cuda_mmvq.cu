@@ -13,12 +13,13 @@
 //   Q8_0: sum_c d_w q_c d_x p_c       = d_w d_x sum q_c p_c
 //
 // Blocking: 4 warps a block; a warp takes RW rows (1 for one x row, more for
-// several), and a long row is split over KS warps (mmvq_kernel). A "unit" is 16
-// bytes of quants (a Q4_0 block, half a Q8_0 block); lane l takes units l, l +
-// 32, ... of its slice, so each warp load is 512 contiguous bytes, and UNR (4 or
-// 8, by the units a lane has) units are loaded before any is used: a 4096-wide
-// Q4_0 row is exactly 4 units a lane, all in flight, issued before the wait for
-// the kernel before (overlapped launch, cuda_common.cuh). The weight stream bypasses L1
+// several), and a row is split over KS warps (mmvq_kernel, row_split). A
+// "unit" is 16 bytes of quants (a Q4_0 block, half a Q8_0 block); lane l takes
+// units l, l + 32, ... of its slice, so each warp load is 512 contiguous bytes,
+// and UNR (2, 4 or 8, by the units a lane has) units are loaded before any is
+// used: one x row of a 4096-wide Q4_0 weight is 2 units a lane in each of 2
+// warps, all in flight, issued before the wait for the kernel before
+// (overlapped launch, cuda_common.cuh). The weight stream bypasses L1
 // (ld.global.nc.L1::no_allocate); x's int8 rows are shared by every warp and
 // stay in L1 / L2.
 //
@@ -165,10 +166,21 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, sg.m, sg.y, sg.bias);
 }
 
-// Warps a row: enough that each lane has at most 8 units of the row to load.
-int row_split(int64_t units)
+// Warps a row (1, 2 or 4). Several x rows: enough that each lane has at most
+// 8 units of the row to load. One x row: enough that each lane has at most 2
+// (4 where that needs more than 4 warps), so that a block's loads are few and
+// short-lived and more blocks are resident (fewer registers): measured on an
+// H100 (bench/mmvq_lab.cu, back-to-back launches), 8B Q4_0 o / q,k,v / gate,up
+// 6.6 / 7.6 / 24.6 us with 4 units a lane against 4.8 / 7.2 / 23.5 with 2, and
+// the down projection 15.3 us with 7 against 14.6 with 3.5.
+// INFERD_CUDA_MMVQ_LANE_UNITS=8 (read once) gives one x row the old split.
+int row_split(int64_t units, int nr)
 {
-    return units >= 512 ? 4 : units >= 256 ? 2 : 1;
+    static const int lane_max = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
+    if (nr > 1 || lane_max >= 8) return units >= 512 ? 4 : units >= 256 ? 2 : 1;
+    int ks = 1;
+    while (ks < 4 && (units / ks + 31) / 32 > lane_max) ks *= 2;
+    return ks;
 }
 
 // Rows a warp. One x row: one (measured on an H200, 8B Q4_0: 451 tok/s against
@@ -192,6 +204,9 @@ void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, co
                const float2 *xds)
 {
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
+    if constexpr (NR == 1)
+        if (per_lane <= 2)
+            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
     if (per_lane <= 4)
         cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
     else
@@ -213,7 +228,7 @@ template <int T, int NR>
 void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
             const float2 *xds)
 {
-    switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2))) {
+    switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2), NR)) {
     case 1: launch_ks<T, NR, 1>(cb, g, blocks, nb, xq, xds); break;
     case 2: launch_ks<T, NR, 2>(cb, g, blocks, nb, xq, xds); break;
     default: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
@@ -368,7 +383,7 @@ void cu_mmvq_flush(cu_backend *cb)
         mm_segs g;
         g.cnt = p->cnt;
         int64_t blocks = 0;
-        int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16));
+        int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16), nr);
         int rpb = WARPS / ks * rows_per_warp(ks, nr);
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
