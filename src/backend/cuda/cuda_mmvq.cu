@@ -12,16 +12,16 @@
 //   Q4_0: sum_c d_w (q_c - 8) d_x p_c = d_w (d_x sum q_c p_c - 8 s_x)
 //   Q8_0: sum_c d_w q_c d_x p_c       = d_w d_x sum q_c p_c
 //
-// Blocking: 4 warps a block; a warp takes RW rows (1 for one x row, more for
-// several), and a row is split over KS warps (mmvq_kernel, row_split). A
-// "unit" is 16 bytes of quants (a Q4_0 block, half a Q8_0 block); lane l takes
-// units l, l + 32, ... of its slice, so each warp load is 512 contiguous bytes,
-// and UNR (2, 4 or 8, by the units a lane has) units are loaded before any is
-// used: one x row of a 4096-wide Q4_0 weight is 2 units a lane in each of 2
-// warps, all in flight, issued before the wait for the kernel before
-// (overlapped launch, cuda_common.cuh). The weight stream bypasses L1
-// (ld.global.nc.L1::no_allocate); x's int8 rows are shared by every warp and
-// stay in L1 / L2.
+// Blocking: 4 warps a block (8 where a row is split over 8); a warp takes RW
+// rows (1 for one x row, more for several), and a row is split over KS warps
+// (mmvq_kernel, row_split). A "unit" is 16 bytes of quants (a Q4_0 block, half
+// a Q8_0 block); lane l takes units l, l + 32, ... of its slice, so each warp
+// load is 512 contiguous bytes, and UNR (2, 4 or 8, by the units a lane has)
+// units are loaded before any is used: one x row of a 4096-wide Q4_0 weight is
+// 2 units a lane in each of 2 warps, all in flight, issued before the wait for
+// the kernel before (overlapped launch, cuda_common.cuh). The weight stream
+// bypasses L1 (ld.global.nc.L1::no_allocate); x's int8 rows are shared by
+// every warp and stay in L1 / L2.
 //
 // Grouping: consecutive matmuls on the same x (q, k, v; gate, up) are not
 // launched one by one but kept pending (cb->pmm) and launched as one grid over
@@ -36,7 +36,11 @@
 
 namespace {
 
-constexpr int WARPS = 4;
+// Warps a block: 4, or KS where a row is split over more (8).
+__host__ __device__ constexpr int warps_for(int ks)
+{
+    return ks > 4 ? ks : 4;
+}
 
 // x (rows of k, k % 32 == 0, cnt = values / 32 blocks) -> int8 q, (d, d * sum q).
 __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t *__restrict__ q,
@@ -72,11 +76,12 @@ struct mm_segs {
 // are all in flight at once rather than in dependent passes; their sums meet
 // in shared memory.
 template <int T, int NR, int UNR, int KS, int RW>
-__global__ void __launch_bounds__(WARPS * 32)
+__global__ void __launch_bounds__(warps_for(KS) * 32)
 mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
 {
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
+    constexpr int WARPS = warps_for(KS);
     constexpr int RPB = WARPS / KS * RW;        // rows a block
     int si = 0;
 #pragma unroll
@@ -166,20 +171,21 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, sg.m, sg.y, sg.bias);
 }
 
-// Warps a row (1, 2 or 4). Several x rows: enough that each lane has at most
-// 8 units of the row to load. One x row: enough that each lane has at most 2
-// (4 where that needs more than 4 warps), so that a block's loads are few and
-// short-lived and more blocks are resident (fewer registers): measured on an
-// H100 (bench/mmvq_lab.cu, back-to-back launches), 8B Q4_0 o / q,k,v / gate,up
-// 6.6 / 7.6 / 24.6 us with 4 units a lane against 4.8 / 7.2 / 23.5 with 2, and
-// the down projection 15.3 us with 7 against 14.6 with 3.5.
+// Warps a row (1, 2, 4 or 8). Several x rows: enough that each lane has at
+// most 8 units of the row to load (at most 4 warps). One x row: enough that
+// each lane has at most 2 (4 where that needs more than 8 warps), so that a
+// block's loads are few and short-lived and more blocks are resident (fewer
+// registers): measured on an H100 (bench/mmvq_lab.cu, back-to-back launches),
+// 8B Q4_0 o / q,k,v / gate,up 6.6 / 7.6 / 24.6 us with 4 units a lane against
+// 4.8 / 7.2 / 23.5 with 2, and the down projection 15.3 us with 7 units a lane
+// over 2 warps against 14.6 with 3.5 over 4 and 13.6 with 1.75 over 8.
 // INFERD_CUDA_MMVQ_LANE_UNITS=8 (read once) gives one x row the old split.
 int row_split(int64_t units, int nr)
 {
     static const int lane_max = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
     if (nr > 1 || lane_max >= 8) return units >= 512 ? 4 : units >= 256 ? 2 : 1;
     int ks = 1;
-    while (ks < 4 && (units / ks + 31) / 32 > lane_max) ks *= 2;
+    while (ks < 8 && (units / ks + 31) / 32 > lane_max) ks *= 2;
     return ks;
 }
 
@@ -206,11 +212,12 @@ void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, co
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
     if constexpr (NR == 1)
         if (per_lane <= 2)
-            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
+            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb,
+                             xq, xds);
     if (per_lane <= 4)
-        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb, xq, xds);
     else
-        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, WARPS * 32, 0, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb, xq, xds);
 }
 
 template <int T, int NR, int KS>
@@ -231,7 +238,10 @@ void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const
     switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2), NR)) {
     case 1: launch_ks<T, NR, 1>(cb, g, blocks, nb, xq, xds); break;
     case 2: launch_ks<T, NR, 2>(cb, g, blocks, nb, xq, xds); break;
-    default: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
+    case 4: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
+    default: // 8: one x row only
+        if constexpr (NR == 1) launch_ks<T, NR, 8>(cb, g, blocks, nb, xq, xds);
+        break;
     }
 }
 
@@ -384,7 +394,7 @@ void cu_mmvq_flush(cu_backend *cb)
         g.cnt = p->cnt;
         int64_t blocks = 0;
         int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16), nr);
-        int rpb = WARPS / ks * rows_per_warp(ks, nr);
+        int rpb = warps_for(ks) / ks * rows_per_warp(ks, nr);
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
