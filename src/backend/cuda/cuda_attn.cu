@@ -34,30 +34,31 @@ constexpr int ATT_REST_BLOCKS = 2048; // grid of attn_rest_kernel
 
 using rope_args = cu_rope_args;
 
-// Rotates the pairs of one head row xh at position p (the block's threads
-// stride over the pairs).
-__device__ void rope_head(float *xh, int p, const rope_args &a, const float *ff)
+// The rotation of pair i of a head at position p: (cos, sin), scaled.
+__device__ void rope_angle(int i, int p, const rope_args &a, const float *ff, double *c, double *s)
+{
+    double ext = (double)p * pow(a.base, -2.0 * i / a.n_dims);
+    if (ff) ext /= ff[i];
+    double interp = a.freq_scale * ext, theta = interp, ms = a.attn_factor;
+    if (a.ext_factor != 0.0) {
+        double y = (i - a.lo) / fmax(0.001, a.hi - a.lo);
+        double mix = (1.0 - fmin(1.0, fmax(0.0, y))) * a.ext_factor;
+        theta = interp * (1.0 - mix) + ext * mix;
+        ms *= 1.0 + 0.1 * log(1.0 / a.freq_scale);
+    }
+    sincos(theta, s, c);
+    *c *= ms;
+    *s *= ms;
+}
+
+// Rotates pair i of head row xh by (c, s).
+__device__ __forceinline__ void rope_pair(float *xh, int i, const rope_args &a, double c, double s)
 {
     int half = a.n_dims / 2;
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        double ext = (double)p * pow(a.base, -2.0 * i / a.n_dims);
-        if (ff) ext /= ff[i];
-        double interp = a.freq_scale * ext, theta = interp, ms = a.attn_factor;
-        if (a.ext_factor != 0.0) {
-            double y = (i - a.lo) / fmax(0.001, a.hi - a.lo);
-            double mix = (1.0 - fmin(1.0, fmax(0.0, y))) * a.ext_factor;
-            theta = interp * (1.0 - mix) + ext * mix;
-            ms *= 1.0 + 0.1 * log(1.0 / a.freq_scale);
-        }
-        double s, c;
-        sincos(theta, &s, &c);
-        c *= ms;
-        s *= ms;
-        int ia = a.mode == BE_ROPE_NEOX ? i : 2 * i, iz = a.mode == BE_ROPE_NEOX ? i + half : 2 * i + 1;
-        double x0 = xh[ia], x1 = xh[iz];
-        xh[ia] = (float)(x0 * c - x1 * s);
-        xh[iz] = (float)(x0 * s + x1 * c);
-    }
+    int ia = a.mode == BE_ROPE_NEOX ? i : 2 * i, iz = a.mode == BE_ROPE_NEOX ? i + half : 2 * i + 1;
+    double x0 = xh[ia], x1 = xh[iz];
+    xh[ia] = (float)(x0 * c - x1 * s);
+    xh[iz] = (float)(x0 * s + x1 * c);
 }
 
 double yarn_corr_dim(int n_dims, int n_ctx_orig, double n_rot, double base)
@@ -156,14 +157,35 @@ struct kv_store {
 __global__ void rope_store_kernel(float *x0, int64_t ld0, int h0, float *x1, int64_t ld1, int hd,
                                   rope_args a, const float *ff, const int32_t *pos, kv_store st)
 {
-    cu_pdl_wait();
+    // The angles depend on the position alone (uploaded before the step's
+    // first kernel): the double-precision sincos of a thread's first PRE pairs
+    // runs before the wait for the matmul that writes the rows.
+    constexpr int PRE = 2;
     int64_t r = blockIdx.x;
     int y = blockIdx.y;
     bool second = y >= h0;
     int h = second ? y - h0 : y;
     float *xh = second ? x1 + r * ld1 + (int64_t)h * hd : x0 + r * ld0 + (int64_t)h * hd;
-    int p = pos[r];
-    rope_head(xh, p, a, ff);
+    int p = pos[r], half = a.n_dims / 2;
+    double cs[PRE], sn[PRE];
+#pragma unroll
+    for (int j = 0; j < PRE; j++) {
+        int i = threadIdx.x + j * blockDim.x;
+        cs[j] = 1.0, sn[j] = 0.0;
+        if (i < half) rope_angle(i, p, a, ff, &cs[j], &sn[j]);
+    }
+    cu_pdl_wait();
+    for (int i = threadIdx.x, j = 0; i < half; i += blockDim.x, j++) {
+        double c = 0.0, s = 0.0;
+        if (j < PRE) {
+#pragma unroll
+            for (int t = 0; t < PRE; t++)
+                if (t == j) c = cs[t], s = sn[t];
+        } else {
+            rope_angle(i, p, a, ff, &c, &s);
+        }
+        rope_pair(xh, i, a, c, s);
+    }
     if (!second || !st.on) return;
     __syncthreads(); // the roped row is read back below by other threads
     if (threadIdx.x >= 32) return;
