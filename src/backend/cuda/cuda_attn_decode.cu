@@ -12,14 +12,15 @@
 // every query head of that KV head's group (GQA: the group shares each K and
 // V row, so they are read once, not once per head). A key's head row is split
 // over L = hd / 8 lanes, 8 values (one 16-byte load of f16/bf16) a lane, so a
-// warp holds 32 / L keys at a time and each lane loads U = 2 keys' rows before
-// using them. Each (warp, key slot) keeps an online softmax (running max and
+// warp holds 32 / L keys at a time and each lane loads the K and V rows of U =
+// 2 keys before using them. Each (warp, key slot) keeps an online softmax (running max and
 // sum) and its 8 output dims per head in registers; the block merges them in
 // shared memory at the end. The keys a row sees (t0..pos) are cut into nsp
 // ranges (grid.y) when rows x KV heads alone would leave the GPU idle; the
 // ranges' partial results meet in cu_attn_combine.
 #include "backend/cuda/cuda_attn_decode.cuh"
 
+#include <climits>
 #include <cmath>
 
 namespace {
@@ -59,6 +60,7 @@ struct dec_args : cu_attn_view {
     float *out, *part;
     int8_t *q8;              // non-null: also round out to int8 for the next matmul
     float2 *q8ds;
+    int early;               // 1: keys before a row's position may be read before the wait
 };
 
 // GM: the group size rounded up to a power of two (registers are sized by it).
@@ -70,8 +72,14 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
     constexpr int NSUB = WARPS * KPW;  // key slots of the block
     __shared__ float sm_m[NSUB][GM], sm_s[NSUB][GM];
     __shared__ float sm_acc[NSUB][GM][HD];
-    cu_pdl_wait();
 
+    // Before the wait for the kernel before (RoPE and the KV write, which
+    // writes q and this step's key and value rows): the step's positions and
+    // block tables, uploaded before its first kernel, and with a.early (one
+    // query row, so this step writes no key before its position) the first
+    // pass's keys and values that lie before the position, written by earlier
+    // steps (cuda_common.cuh: every kernel before the one just before has
+    // finished by then).
     const int row = blockIdx.x / a.hkv, g = blockIdx.x % a.hkv;
     const int sp = blockIdx.y, nsp = gridDim.y;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -82,6 +90,29 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
     const int len = p - t0 + 1, sz = (len + nsp - 1) / nsp;
     const int ta = t0 + sp * sz, tb = min(p + 1, ta + sz);
     const int32_t *tbl = a.blocks + a.block_off[s];
+
+    // A pass covers the warp's KPW * U keys from tw; a lane loads the 8 values
+    // at e0 of its U keys' K and V rows (keys past the range are loaded, then
+    // masked). fetched[u]: key u's rows are loaded.
+    float kf[U][8], vf[U][8];
+    size_t hr[U];
+    bool fetched[U];
+    auto fetch = [&](int tw, int before) {
+        const int t = tw + sub * U;
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            int tt = min(t + u, tb - 1);
+            hr[u] = ((size_t)tbl[tt / a.B] * a.B + tt % a.B) * a.hkv + g;
+            fetched[u] = tt < before;
+            if (fetched[u]) {
+                load8<DT, HD>(a.k + hr[u] * a.krb, e0, kf[u]);
+                load8<DT, HD>(a.v + hr[u] * a.vrb, e0, vf[u]);
+            }
+        }
+    };
+    int tw = ta + warp * KPW * U;
+    if (tw < tb) fetch(tw, a.early ? p : INT_MIN);
+    cu_pdl_wait();
 
     float qv[GM][8];
 #pragma unroll
@@ -106,18 +137,17 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
     }
 
     // The loop runs the same passes on every lane of a warp (the score sums
-    // shuffle across the warp's key slots): a pass covers the warp's KPW * U
-    // keys from tw, some of which may lie past the range and are masked.
-    for (int tw = ta + warp * KPW * U; tw < tb; tw += NSUB * U) {
+    // shuffle across the warp's key slots).
+    for (bool first = true; tw < tb; tw += NSUB * U, first = false) {
         const int t = tw + sub * U;
-        float kf[U][8], sc[U][GM];
-        size_t hr[U];
+        if (!first) fetch(tw, INT_MAX);
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            int tt = min(t + u, tb - 1); // a key past the range is loaded, then masked
-            hr[u] = ((size_t)tbl[tt / a.B] * a.B + tt % a.B) * a.hkv + g;
-            load8<DT, HD>(a.k + hr[u] * a.krb, e0, kf[u]);
-        }
+        for (int u = 0; u < U; u++)
+            if (!fetched[u]) {
+                load8<DT, HD>(a.k + hr[u] * a.krb, e0, kf[u]);
+                load8<DT, HD>(a.v + hr[u] * a.vrb, e0, vf[u]);
+            }
+        float sc[U][GM];
 #pragma unroll
         for (int u = 0; u < U; u++) {
 #pragma unroll
@@ -132,9 +162,6 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
                 sc[u][h] = t + u < tb ? d : -INFINITY;
             }
         }
-        float vf[U][8];
-#pragma unroll
-        for (int u = 0; u < U; u++) load8<DT, HD>(a.v + hr[u] * a.vrb, e0, vf[u]);
 #pragma unroll
         for (int h = 0; h < GM; h++) {
             float nm = m[h];
@@ -242,17 +269,23 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     bool q8 = cu_q8_fits(cb, n, width);
     a.q8 = q8 ? cb->q8_x : nullptr;
     a.q8ds = q8 ? cb->q8_ds : nullptr;
+    // INFERD_CUDA_ATTN_EARLY=0 (read once): no read of keys before the wait.
+    static const bool early = cu_env_int("INFERD_CUDA_ATTN_EARLY", 1) != 0;
+    a.early = early && n == 1;
 
-    // Split the keys when rows x KV heads leave the GPU idle, at least 64 keys a
-    // split; the count follows kv_cap (a power-of-two bucket of the longest
-    // context), so that a recorded step replays unchanged as contexts grow.
+    // Split the keys when rows x KV heads leave the GPU idle, at least
+    // min_keys a split (64; INFERD_CUDA_ATTN_SPLIT_KEYS, read once, sets it);
+    // the count follows kv_cap (a power-of-two bucket of the longest context),
+    // so that a recorded step replays unchanged as contexts grow.
+    static const int env_keys = cu_env_int("INFERD_CUDA_ATTN_SPLIT_KEYS", 64);
+    const int min_keys = env_keys > 0 ? env_keys : 64;
     int64_t units = n * c->n_kv_head;
     int64_t kv_len = cb->batch.kv_cap;
     if (p->window > 0 && kv_len > p->window) kv_len = p->window;
     int64_t nsp = 1;
     if (units < 264) {
         nsp = (264 + units - 1) / units;
-        int64_t by_len = (kv_len + 63) / 64;
+        int64_t by_len = (kv_len + min_keys - 1) / min_keys;
         if (nsp > by_len) nsp = by_len;
         int64_t by_mem = (int64_t)(cb->attn_part_cap / ((size_t)n * p->n_head * (hd + 2)));
         if (nsp > by_mem) nsp = by_mem;

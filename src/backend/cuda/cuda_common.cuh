@@ -277,11 +277,14 @@ static inline unsigned cu_blocks(int64_t count, int threads)
 // wait in cu_pdl_wait until it has finished and its writes are visible.
 //
 // The contract of a kernel started by cu_launch: before cu_pdl_wait it writes
-// nothing and reads only memory that no kernel of the step writes (weights,
-// launch arguments). A kernel started by a plain <<<>>> launch, or one that
-// never calls cu_pdl_wait, may not be started by cu_launch. cu_pdl_wait also
-// lets the kernel after this one start early (it is called once this kernel's
-// own inputs are ready, so at most two kernels overlap). Without the launch
+// nothing and reads only memory that the kernel just before it does not write
+// (weights, launch arguments, the step's batch tables; the decode attention's
+// keys of earlier steps). A kernel started by a plain <<<>>> launch, or one
+// that never calls cu_pdl_wait, may not be started by cu_launch. cu_pdl_wait
+// also lets the kernel after this one start early (it is called once this
+// kernel's own inputs are ready, so at most two kernels overlap): when a
+// kernel starts, every kernel before the one just before it has finished, and
+// a copy on the stream (the step's batch upload) waits for all of them. Without the launch
 // attribute (INFERD_CUDA_PDL=0, or before sm_90) cu_pdl_wait returns at once.
 __device__ __forceinline__ void cu_pdl_wait()
 {
