@@ -278,9 +278,13 @@ template <int T> int rows_per_warp(int nr)
 }
 
 // Warps a row: at most 2 lane-units a lane (one pass of UNR loads) up to rows
-// of 64 blocks.
-int row_split(int64_t nb)
+// of 64 blocks; for one x row, at most 1 up to rows of 32 blocks (a 4096-wide
+// row over 2 warps: shorter warps, all loads in flight sooner, as for Q4_0 in
+// cuda_mmvq.cu; INFERD_CUDA_MMVQ_LANE_UNITS=8, read once, keeps the first rule).
+int row_split(int64_t nb, int nr)
 {
+    static const int lane_max = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
+    if (nr == 1 && lane_max < 8) return nb > 32 ? 4 : nb > 8 ? 2 : 1;
     return nb > 32 ? 4 : nb > 16 ? 2 : 1;
 }
 
@@ -391,7 +395,7 @@ void launch(cu_backend *cb, int rw, const launch_args &a)
 template <int T, int NR>
 void launch_ks(cu_backend *cb, int rw, const launch_args &a)
 {
-    switch (row_split(a.nb)) {
+    switch (row_split(a.nb, NR)) {
     case 1: launch<T, NR, 1>(cb, rw, a); break;
     case 2: launch<T, NR, 2>(cb, rw, a); break;
     default: launch<T, NR, 4>(cb, rw, a); break;
@@ -460,7 +464,7 @@ void cu_mmvq_k_flush(cu_backend *cb)
         const int rw = type == QT_Q4_K   ? rows_per_warp<QT_Q4_K>(nr)
                        : type == QT_Q5_K ? rows_per_warp<QT_Q5_K>(nr)
                                          : rows_per_warp<QT_Q6_K>(nr);
-        const int rpb = WARPS / row_split(nb) * rw;
+        const int rpb = WARPS / row_split(nb, nr) * rw;
         launch_args a;
         a.g.cnt = p->cnt;
         int64_t blocks = 0;
