@@ -17,11 +17,15 @@
 // sum) and its 8 output dims per head in registers; the block merges them in
 // shared memory at the end. The keys a row sees (t0..pos) are cut into nsp
 // ranges (grid.y) when rows x KV heads alone would leave the GPU idle; the
-// ranges' partial results meet in cu_attn_combine.
+// ranges' partial results meet in cu_attn_combine, or for one query row in 2 to
+// 16 ranges within the kernel, its ranges launched as one thread-block cluster
+// (cluster_merge).
 #include "backend/cuda/cuda_attn_decode.cuh"
 
 #include <climits>
 #include <cmath>
+
+#include <cooperative_groups.h>
 
 namespace {
 
@@ -61,7 +65,47 @@ struct dec_args : cu_attn_view {
     int8_t *q8;              // non-null: also round out to int8 for the next matmul
     float2 *q8ds;
     int early;               // 1: keys before a row's position may be read before the wait
+    int cluster;             // 1: the splits of a (row, KV head) are one cluster and merge
+                             // in it (cluster_merge), instead of through a.part
 };
+
+// The splits of one (row, KV head), launched as one thread-block cluster
+// (grid.y = cluster size = nsp), merge their partial results through
+// distributed shared memory: each block has left its (max, sum) per head in
+// cm / cs and its unnormalised output rows in co; block r's warps then finish
+// 32-value pieces r * WARPS + warp, r * WARPS + warp + nsp * WARPS, ... of the
+// group's outputs (a warp holds one int8 block: the output projection's x is
+// rounded here as by attn_combine_kernel). This saves the combine kernel, a
+// dependent launch in every layer of a decode step.
+template <int HD>
+__device__ void cluster_merge(const dec_args &a, int row, int g, const float *cm, const float *cs,
+                              const float *co, int co_stride)
+{
+    namespace cg = cooperative_groups;
+    cg::cluster_group cl = cg::this_cluster();
+    cl.sync(); // every split's results are in its shared memory
+    const int nsp = (int)cl.num_blocks(), rank = (int)cl.block_rank();
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int pieces = a.group * HD / 32;
+    for (int c = rank * WARPS + warp; c < pieces; c += nsp * WARPS) {
+        const int i = c * 32 + lane, h = i / HD, e = i % HD;
+        float M = -INFINITY;
+        for (int r = 0; r < nsp; r++) M = fmaxf(M, *cl.map_shared_rank(cm + h, r));
+        float S = 0.0f, O = 0.0f;
+        for (int r = 0; r < nsp; r++) {
+            float mr = *cl.map_shared_rank(cm + h, r);
+            if (mr == -INFINITY) continue; // a split that saw no key
+            float w = expf(mr - M);
+            S += *cl.map_shared_rank(cs + h, r) * w;
+            O += *cl.map_shared_rank(co + h * co_stride + e, r) * w;
+        }
+        const int64_t unit = (int64_t)row * a.n_head + g * a.group + h;
+        const float o = O / S;
+        a.out[unit * HD + e] = o;
+        if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
+    }
+    cl.sync(); // no block leaves while another still reads its shared memory
+}
 
 // GM: the group size rounded up to a power of two (registers are sized by it).
 template <int DT, int HD, int GM>
@@ -72,6 +116,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
     constexpr int NSUB = WARPS * KPW;  // key slots of the block
     __shared__ float sm_m[NSUB][GM], sm_s[NSUB][GM];
     __shared__ float sm_acc[NSUB][GM][HD];
+    __shared__ float cl_m[GM], cl_s[GM]; // a.cluster: this split's (max, sum) per head
 
     // Before the wait for the kernel before (RoPE and the KV write, which
     // writes q and this step's key and value rows): the step's positions and
@@ -214,6 +259,13 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
             a.out[unit * HD + e] = o;
             // a warp holds 32 consecutive values of one head: one int8 block
             if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
+        } else if (a.cluster) {
+            // slot 0's row of (h, e) is read above by this thread only
+            sm_acc[0][h][e] = O;
+            if (e == 0) {
+                cl_m[h] = M;
+                cl_s[h] = S;
+            }
         } else {
             float *pp = a.part + ((size_t)unit * nsp + sp) * (HD + 2);
             if (e == 0) {
@@ -223,29 +275,73 @@ __global__ void __launch_bounds__(WARPS * 32) attn_decode_kernel(dec_args a)
             pp[2 + e] = O;
         }
     }
+    if (a.cluster) cluster_merge<HD>(a, row, g, cl_m, cl_s, &sm_acc[0][0][0], HD);
 }
 
+// The largest cluster (a power of two up to 16) this instance can be launched
+// in, found once: 16 needs the non-portable size allowed, and a cluster must
+// fit the SMs of one GPU processing cluster. 1 where none (or
+// INFERD_CUDA_ATTN_CLUSTER=0, read once).
 template <int DT, int HD, int GM>
-void launch(cu_backend *cb, dim3 grid, const dec_args &a)
+int max_cluster(cu_backend *cb)
 {
-    cu_launch(cb, attn_decode_kernel<DT, HD, GM>, grid, WARPS * 32, 0, a);
+    static int best = -1;
+    if (best >= 0) return best;
+    static const bool on = cu_env_int("INFERD_CUDA_ATTN_CLUSTER", 1) != 0;
+    best = 1;
+    auto k = attn_decode_kernel<DT, HD, GM>;
+    if (!on || cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess) {
+        cudaGetLastError();
+        return best;
+    }
+    for (int c = 16; c >= 2; c /= 2) {
+        cudaLaunchAttribute attr;
+        attr.id = cudaLaunchAttributeClusterDimension;
+        attr.val.clusterDim.x = 1;
+        attr.val.clusterDim.y = (unsigned)c;
+        attr.val.clusterDim.z = 1;
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(1, (unsigned)c, 1);
+        cfg.blockDim = WARPS * 32;
+        cfg.stream = cb->stream;
+        cfg.attrs = &attr;
+        cfg.numAttrs = 1;
+        int n = 0;
+        if (cudaOccupancyMaxActiveClusters(&n, k, &cfg) == cudaSuccess && n > 0) {
+            best = c;
+            break;
+        }
+        cudaGetLastError();
+    }
+    return best;
+}
+
+// Launches the kernel; true when its splits merged in a cluster (no combine:
+// a.cluster on entry says whether that may be tried).
+template <int DT, int HD, int GM>
+bool launch(cu_backend *cb, dim3 grid, dec_args a)
+{
+    auto k = attn_decode_kernel<DT, HD, GM>;
+    a.cluster = a.cluster && grid.y > 1 && (int)grid.y <= max_cluster<DT, HD, GM>(cb);
+    cu_launch_cluster(cb, k, grid, WARPS * 32, 0, dim3(1, a.cluster ? grid.y : 1, 1), a);
+    return a.cluster;
 }
 
 template <int DT, int HD>
-void launch_group(cu_backend *cb, dim3 grid, const dec_args &a)
+bool launch_group(cu_backend *cb, dim3 grid, const dec_args &a)
 {
-    if (a.group == 1) launch<DT, HD, 1>(cb, grid, a);
-    else if (a.group == 2) launch<DT, HD, 2>(cb, grid, a);
-    else if (a.group <= 4) launch<DT, HD, 4>(cb, grid, a);
-    else launch<DT, HD, 8>(cb, grid, a);
+    if (a.group == 1) return launch<DT, HD, 1>(cb, grid, a);
+    if (a.group == 2) return launch<DT, HD, 2>(cb, grid, a);
+    if (a.group <= 4) return launch<DT, HD, 4>(cb, grid, a);
+    return launch<DT, HD, 8>(cb, grid, a);
 }
 
 template <int DT>
-void launch_hd(cu_backend *cb, int hd, dim3 grid, const dec_args &a)
+bool launch_hd(cu_backend *cb, int hd, dim3 grid, const dec_args &a)
 {
-    if (hd == 64) launch_group<DT, 64>(cb, grid, a);
-    else if (hd == 128) launch_group<DT, 128>(cb, grid, a);
-    else launch_group<DT, 256>(cb, grid, a);
+    if (hd == 64) return launch_group<DT, 64>(cb, grid, a);
+    if (hd == 128) return launch_group<DT, 128>(cb, grid, a);
+    return launch_group<DT, 256>(cb, grid, a);
 }
 
 } // namespace
@@ -292,14 +388,20 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
         if (nsp < 1) nsp = 1;
     }
     dim3 grid((unsigned)units, (unsigned)nsp);
+    // The splits merge in a cluster for one query row only. Measured on an
+    // H100, 8B Q4_0: one row (tg128) 451.3 / 450.7 -> 455.0 / 455.0 tok/s, 1B
+    // 1657 / 1660 -> 1702 / 1705; but 16 rows (engine_bench) 3816 / 3829 ->
+    // 3495 / 3487, their 384 blocks in clusters of 3 waiting on each other.
+    a.cluster = n == 1;
+    bool merged = false;
     switch (c->dtype) {
-    case BE_KV_F32: launch_hd<BE_KV_F32>(cb, hd, grid, a); break;
-    case BE_KV_F16: launch_hd<BE_KV_F16>(cb, hd, grid, a); break;
-    case BE_KV_BF16: launch_hd<BE_KV_BF16>(cb, hd, grid, a); break;
-    case BE_KV_Q8: launch_hd<BE_KV_Q8>(cb, hd, grid, a); break;
+    case BE_KV_F32: merged = launch_hd<BE_KV_F32>(cb, hd, grid, a); break;
+    case BE_KV_F16: merged = launch_hd<BE_KV_F16>(cb, hd, grid, a); break;
+    case BE_KV_BF16: merged = launch_hd<BE_KV_BF16>(cb, hd, grid, a); break;
+    case BE_KV_Q8: merged = launch_hd<BE_KV_Q8>(cb, hd, grid, a); break;
     }
     cu_check_launch(cb, "attention (decode)");
-    if (nsp > 1) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds);
+    if (nsp > 1 && !merged) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds);
     if (q8) cu_x_copy_claim(cb, cb->q8, out, n, width);
     return true;
 }

@@ -295,23 +295,42 @@ __device__ __forceinline__ void cu_pdl_wait()
 }
 
 // kernel<<<grid, block, smem, cb->stream>>>(args...), allowed to overlap the
-// kernel before it when cb->pdl (see above). Errors surface through
-// cu_check_launch as for a plain launch.
+// kernel before it when cb->pdl (see above), its blocks grouped into
+// thread-block clusters of `cluster` blocks unless that is 1 x 1 x 1. Errors
+// surface through cu_check_launch as for a plain launch.
 template <typename... P, typename... A>
-static inline void cu_launch(cu_backend *cb, void (*kernel)(P...), dim3 grid, dim3 block,
-                             size_t smem, A &&...args)
+static inline void cu_launch_cluster(cu_backend *cb, void (*kernel)(P...), dim3 grid, dim3 block,
+                                     size_t smem, dim3 cluster, A &&...args)
 {
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchAttribute attr[2];
+    unsigned na = 0;
+    if (cluster.x * cluster.y * cluster.z > 1) {
+        attr[na].id = cudaLaunchAttributeClusterDimension;
+        attr[na].val.clusterDim.x = cluster.x;
+        attr[na].val.clusterDim.y = cluster.y;
+        attr[na].val.clusterDim.z = cluster.z;
+        na++;
+    }
+    if (cb->pdl) {
+        attr[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[na].val.programmaticStreamSerializationAllowed = 1;
+        na++;
+    }
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = grid;
     cfg.blockDim = block;
     cfg.dynamicSmemBytes = smem;
     cfg.stream = cb->stream;
     cfg.attrs = attr;
-    cfg.numAttrs = cb->pdl ? 1 : 0;
+    cfg.numAttrs = na;
     cudaLaunchKernelEx(&cfg, kernel, static_cast<A &&>(args)...);
+}
+
+template <typename... P, typename... A>
+static inline void cu_launch(cu_backend *cb, void (*kernel)(P...), dim3 grid, dim3 block,
+                             size_t smem, A &&...args)
+{
+    cu_launch_cluster(cb, kernel, grid, block, smem, dim3(1, 1, 1), static_cast<A &&>(args)...);
 }
 
 // ---- device helpers ----

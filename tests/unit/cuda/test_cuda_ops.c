@@ -585,10 +585,14 @@ static kvpair make_kv(be_kv_config *kc)
 
 /* Two sequences with permuted block tables: seq 0 fills positions 0..len0-1
  * (prefilled in steps), seq 1 has prefix..len1-1; then rows attend with window
- * and softcap variants. long_ctx makes seq 0 long (split decode kernel). */
-static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, int B, int long_ctx)
+ * and softcap variants. long_ctx > 0: seq 0 has that many tokens (split decode
+ * kernel), else 23. one_row: the query is seq 0's last row alone (a decode
+ * step: the kernel reads keys before the wait, and its splits merge in a
+ * cluster when there are 2..16 of them). */
+static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, int B, int long_ctx,
+                            bool one_row)
 {
-    int len0 = long_ctx ? 1500 : 23, len1 = 37;
+    int len0 = long_ctx > 0 ? long_ctx : 23, len1 = 37;
     int nb0 = (len0 + B - 1) / B, nb1 = (len1 + B - 1) / B;
     be_kv_config kc = {2, hkv, hd, hdv, B, nb0 + nb1 + 3, dtype};
     kvpair KV = make_kv(&kc);
@@ -628,13 +632,13 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
         }
     }
     /* Query rows: the last 5 of seq 1 (a prefill chunk), the last row of seq 0. */
-    int n = 6;
-    for (int i = 0; i < 5; i++) {
+    int n = one_row ? 1 : 6;
+    for (int i = 0; i < n - 1; i++) {
         pos[i] = len1 - 5 + i;
         seq[i] = 1;
     }
-    pos[5] = len0 - 1;
-    seq[5] = 0;
+    pos[n - 1] = len0 - 1;
+    seq[n - 1] = 0;
     model_batch_seq sqs[2] = {{tab0, nb0, len0}, {tab1, nb1, len1}};
     set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
     pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hdv, NULL);
@@ -647,8 +651,9 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
         be_attention(cu, O.c, Q.c, KV.c, &at, n);
         read_pair(O, n, a, b);
         char what[128];
-        snprintf(what, sizeof what, "attention dtype=%d hd=%d hdv=%d h=%d hkv=%d B=%d len=%d variant=%d",
-                 (int)dtype, hd, hdv, h, hkv, B, len0, variant);
+        snprintf(what, sizeof what,
+                 "attention dtype=%d hd=%d hdv=%d h=%d hkv=%d B=%d len=%d rows=%d variant=%d",
+                 (int)dtype, hd, hdv, h, hkv, B, len0, n, variant);
         compare(what, a, b, NULL, 2e-5, n * h * hdv, NULL);
     }
     /* copy-on-write: seq 1's last block copied to a spare block, table pointed there */
@@ -671,12 +676,15 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
 static void test_attention(void)
 {
     for (int dt = 0; dt < 4; dt++) {
-        check_attention((be_kv_dtype)dt, 64, 64, 4, 2, 16, 0);
-        check_attention((be_kv_dtype)dt, 40, 40, 6, 3, 5, 0);   /* q8 group = hd = 40 */
-        check_attention((be_kv_dtype)dt, 128, 96, 8, 1, 16, 1); /* long context: split kernel */
+        check_attention((be_kv_dtype)dt, 64, 64, 4, 2, 16, 0, false);
+        check_attention((be_kv_dtype)dt, 40, 40, 6, 3, 5, 0, false); /* q8 group = hd = 40 */
+        check_attention((be_kv_dtype)dt, 128, 96, 8, 1, 16, 1500, false); /* split kernel */
+        /* one decode row: 16 splits of a 1024 bucket (a cluster of 16), 32 of 2048 */
+        check_attention((be_kv_dtype)dt, 128, 128, 8, 2, 16, 700, true);
+        check_attention((be_kv_dtype)dt, 128, 128, 8, 2, 16, 1500, true);
     }
-    check_attention(BE_KV_F16, 256, 256, 2, 1, 16, 0);
-    check_attention(BE_KV_Q8, 512, 512, 2, 2, 16, 1);
+    check_attention(BE_KV_F16, 256, 256, 2, 1, 16, 0, false);
+    check_attention(BE_KV_Q8, 512, 512, 2, 2, 16, 1500, false);
 }
 
 /* ---- gather_out, write/read of row ranges ---- */
