@@ -194,14 +194,16 @@ int row_split(int64_t units, int nr)
 // keep more warps resident). Several x rows: four, or two where a row is split
 // over warps (their registers hold RW x UNR 16-byte loads): 2, 4 and 8 rows
 // ran 1.79x, 2.43x and 3.21x one row's tokens/s, against 1.44x, 1.91x and
-// 2.25x with one row a warp. INFERD_CUDA_MMVQ_RW=1, 2 or 4 (read once) sets the
+// 2.25x with one row a warp. Two x rows: two (H100, engine_bench 8B Q4_0 at 2
+// sequences, 779.9 / 777.8 tok/s against 762.9 / 757.7 with four; at 4
+// sequences four stays best, 1,344 against 1,244 with two). INFERD_CUDA_MMVQ_RW=1, 2 or 4 (read once) sets the
 // rows a warp for several x rows (1 also for one), for such A/B measurements.
 int rows_per_warp(int ks, int nr)
 {
     static const int env = cu_env_int("INFERD_CUDA_MMVQ_RW", 0);
     const int forced = env == 1 || env == 2 || env == 4 ? env : 0;
     if (forced == 1 || nr == 1) return 1;
-    int rw = forced ? forced : 4;
+    int rw = forced ? forced : nr == 2 ? 2 : 4;
     return ks == 1 ? rw : 2;
 }
 
