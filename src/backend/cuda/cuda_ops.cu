@@ -22,6 +22,8 @@
 #include <climits>
 #include <cmath>
 
+#include <cooperative_groups.h>
+
 namespace {
 
 constexpr int THREADS = 256;
@@ -275,46 +277,74 @@ __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, i
         out[j * d + c] = src[c];
 }
 
-// One block per row: each thread keeps the first maximum of its strided values,
-// then the block keeps the larger value, the lower index on ties (NaN is never
-// larger, so it is never picked; a row without a number gives 0).
-__global__ void argmax_rows_kernel(const float *x, int64_t d, int32_t *out)
+// The first maximum of each row: grid (AM_BLOCKS, rows), the AM_BLOCKS blocks of
+// a row one thread-block cluster. Block b scans the b-th slice of the row (16-byte
+// loads, 4 in flight a thread where the width allows), each thread keeping the
+// first maximum of its values; the block keeps the larger value, the lower index
+// on ties; then block 0 merges the blocks' results from their shared memory in
+// order. NaN is never larger, so it is never picked; a row without a number
+// gives 0. One block a row read 128,256 logits at ~10 GB/s (latency-bound: a
+// load a thread in flight), 50 us a decode step on an H100.
+constexpr int AM_BLOCKS = 8, AM_THREADS = 512;
+
+__device__ __forceinline__ void am_take(float v, int i, float &best, int &bi)
 {
-    __shared__ float sv[32];
-    __shared__ int si[32];
+    if (v > best || (v == best && i < bi)) {
+        best = v;
+        bi = i;
+    }
+}
+
+__global__ void __launch_bounds__(AM_THREADS) argmax_rows_kernel(const float *x, int64_t d, int32_t *out)
+{
+    __shared__ float sv[AM_THREADS / 32];
+    __shared__ int si[AM_THREADS / 32];
+    __shared__ float block_v;
+    __shared__ int block_i;
     cu_pdl_wait();
-    const float *row = x + (int64_t)blockIdx.x * d;
+    const float *row = x + (int64_t)blockIdx.y * d;
+    const int64_t per = ((d + AM_BLOCKS - 1) / AM_BLOCKS + 3) & ~(int64_t)3;
+    const int64_t c0 = blockIdx.x * per, c1 = min(d, c0 + per);
     float best = -INFINITY;
     int bi = INT_MAX;
-    for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
-        float v = row[c];
-        if (v > best) {
-            best = v;
-            bi = (int)c;
+    if (d % 4 == 0) { // c0, c1 and the row start are then 16-byte aligned
+#pragma unroll 4
+        for (int64_t c = c0 + 4 * threadIdx.x; c < c1; c += 4 * AM_THREADS) {
+            float4 v = *(const float4 *)(row + c);
+            if (v.x > best) best = v.x, bi = (int)c;
+            if (v.y > best) best = v.y, bi = (int)c + 1;
+            if (v.z > best) best = v.z, bi = (int)c + 2;
+            if (v.w > best) best = v.w, bi = (int)c + 3;
         }
+    } else {
+        for (int64_t c = c0 + threadIdx.x; c < c1; c += AM_THREADS)
+            if (row[c] > best) best = row[c], bi = (int)c;
     }
     for (int o = 16; o > 0; o >>= 1) {
         float ov = __shfl_xor_sync(0xffffffffu, best, o);
         int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (ov > best || (ov == best && oi < bi)) {
-            best = ov;
-            bi = oi;
-        }
+        am_take(ov, oi, best, bi);
     }
-    int w = threadIdx.x / 32, l = threadIdx.x % 32, nw = blockDim.x / 32;
+    const int w = threadIdx.x / 32, l = threadIdx.x % 32;
     if (l == 0) {
         sv[w] = best;
         si[w] = bi;
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-        for (int i = 1; i < nw; i++)
-            if (sv[i] > best || (sv[i] == best && si[i] < bi)) {
-                best = sv[i];
-                bi = si[i];
-            }
-        out[blockIdx.x] = bi == INT_MAX ? 0 : bi;
+        for (int i = 1; i < AM_THREADS / 32; i++) am_take(sv[i], si[i], best, bi);
+        block_v = best;
+        block_i = bi;
     }
+    namespace cg = cooperative_groups;
+    cg::cluster_group cl = cg::this_cluster();
+    cl.sync(); // every block's result is in its shared memory
+    if (cl.block_rank() == 0 && threadIdx.x == 0) {
+        for (unsigned r = 1; r < cl.num_blocks(); r++)
+            am_take(*cl.map_shared_rank(&block_v, r), *cl.map_shared_rank(&block_i, r), best, bi);
+        out[blockIdx.y] = bi == INT_MAX ? 0 : bi;
+    }
+    cl.sync(); // no block leaves while block 0 still reads its shared memory
 }
 
 float *fptr(const be_tensor *t)
@@ -484,7 +514,8 @@ void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n)
 void cu_argmax_rows(cu_backend *cb, const float *x, int64_t d, int64_t n_rows, int32_t *out)
 {
     if (n_rows <= 0) return;
-    cu_launch(cb, argmax_rows_kernel, (unsigned)n_rows, 1024, 0, x, d, out);
+    cu_launch_cluster(cb, argmax_rows_kernel, dim3(AM_BLOCKS, (unsigned)n_rows), AM_THREADS, 0,
+                      dim3(AM_BLOCKS, 1, 1), x, d, out);
     cu_check_launch(cb, "argmax");
 }
 
