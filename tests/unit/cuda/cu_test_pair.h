@@ -36,16 +36,23 @@ static inline pair act(int64_t rows, int64_t width)
     return p;
 }
 
-static inline be_tensor *cu_weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)
+/* A weight of `rows` rows of `width` values of `type` uploaded to backend be. */
+static inline be_tensor *upload_weight(be_backend *be, uint32_t type, int n_dims, int64_t rows,
+                                       int64_t width, const void *data)
 {
     int64_t ne[2] = {width, rows};
     be_tensor *t = NULL;
     inf_error err;
-    int rc = be_weight_upload(cu, "w", type, n_dims, ne, data,
+    int rc = be_weight_upload(be, "w", type, n_dims, ne, data,
                               quant_row_size(type, width) * (size_t)rows, &t, &err);
-    CHECK_MSG(rc == 0, "cuda upload %s: %s", quant_type_name(type), err.msg);
+    CHECK_MSG(rc == 0, "%s upload %s: %s", be == cu ? "cuda" : "ref", quant_type_name(type), err.msg);
     INF_ASSERT(rc == 0);
     return t;
+}
+
+static inline be_tensor *cu_weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)
+{
+    return upload_weight(cu, type, n_dims, rows, width, data);
 }
 
 static inline pair weight(uint32_t type, int n_dims, int64_t rows, int64_t width, const void *data)

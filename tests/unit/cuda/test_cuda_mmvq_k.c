@@ -57,19 +57,6 @@ static be_tensor *ref_act(int64_t rows, int64_t width)
     return t;
 }
 
-static be_tensor *upload(be_backend *be, uint32_t type, int n_dims, int64_t rows, int64_t width,
-                         const void *data)
-{
-    int64_t ne[2] = {width, rows};
-    be_tensor *t = NULL;
-    inf_error err;
-    int rc = be_weight_upload(be, "w", type, n_dims, ne, data,
-                              quant_row_size(type, width) * (size_t)rows, &t, &err);
-    CHECK_MSG(rc == 0, "upload %s: %s", quant_type_name(type), err.msg);
-    INF_ASSERT(rc == 0);
-    return t;
-}
-
 static void put_f16(uint8_t *p, float v)
 {
     uint16_t h = quant_f32_to_f16(v);
@@ -217,9 +204,9 @@ static void check_weight(uint32_t type, const uint8_t *wq, int64_t m, int64_t k,
     size_t rb = quant_row_size(type, k);
     int64_t nb = k / 256, nx = k / 32, nmax = 0;
     for (int i = 0; i < nn; i++) nmax = ns[i] > nmax ? ns[i] : nmax;
-    be_tensor *Wr = upload(ref, type, 2, m, k, wq), *Wc = upload(cu, type, 2, m, k, wq);
+    be_tensor *Wr = upload_weight(ref, type, 2, m, k, wq), *Wc = upload_weight(cu, type, 2, m, k, wq);
     float *bv = randv(m, 1.0f);
-    be_tensor *Br = upload(ref, QT_F32, 1, 1, m, bv), *Bc = upload(cu, QT_F32, 1, 1, m, bv);
+    be_tensor *Br = upload_weight(ref, QT_F32, 1, 1, m, bv), *Bc = upload_weight(cu, QT_F32, 1, 1, m, bv);
     be_tensor *Xr = ref_act(nmax + 2, k), *Xc = cu_act(nmax + 2, k);
     be_tensor *Or = ref_act(nmax + 1, m), *Oc = cu_act(nmax + 1, m);
     float *wd = malloc(sizeof(float) * (size_t)k);
@@ -358,7 +345,7 @@ static void bench(bool on)
         for (int s = 0; s < 4; s++) {
             int64_t m = shapes[s][0], k = shapes[s][1];
             uint8_t *wq = rand_blocks(types[ti], m, k);
-            be_tensor *W = upload(cu, types[ti], 2, m, k, wq);
+            be_tensor *W = cu_weight(types[ti], 2, m, k, wq);
             free(wq);
             be_tensor *X = cu_act(8, k), *O = cu_act(8, m);
             float *xv = randv(8 * k, 2.0f);
