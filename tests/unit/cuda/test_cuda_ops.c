@@ -236,6 +236,11 @@ static void test_matmul_embed(void)
         /* long rows: the packed decode matmul splits a row over 2 and 4 warps */
         check_matmul((int)t, 70, 9216, 3, true);
         check_matmul((int)t, 37, 17408, 5, false);
+        /* one x row splits a row until a lane loads at most 2 units (up to 8
+         * warps): 2 warps at 4096 (Q4_0), 8 at 9216, 8 with 2..3 units at 17408 */
+        check_matmul((int)t, 40, 4096, 1, false);
+        check_matmul((int)t, 70, 9216, 1, true);
+        check_matmul((int)t, 37, 17408, 1, false);
         check_embed_and_read((int)t, 41, k2);
         printf("matmul %-5s max|diff| decode %.3g, prefill %.3g\n", quant_type_name(types[t]),
                maxdiff_mm[t], maxdiff_gemm[t]);
