@@ -158,32 +158,21 @@ __global__ void rope_store_kernel(float *x0, int64_t ld0, int h0, float *x1, int
                                   rope_args a, const float *ff, const int32_t *pos, kv_store st)
 {
     // The angles depend on the position alone (uploaded before the step's
-    // first kernel): the double-precision sincos of a thread's first PRE pairs
-    // runs before the wait for the matmul that writes the rows.
-    constexpr int PRE = 2;
+    // first kernel): the double-precision sincos of a thread's first pair (its
+    // only one up to 2 x 128 rotated dims) runs before the wait for the matmul
+    // that writes the rows.
     int64_t r = blockIdx.x;
     int y = blockIdx.y;
     bool second = y >= h0;
     int h = second ? y - h0 : y;
     float *xh = second ? x1 + r * ld1 + (int64_t)h * hd : x0 + r * ld0 + (int64_t)h * hd;
-    int p = pos[r], half = a.n_dims / 2;
-    double cs[PRE], sn[PRE];
-#pragma unroll
-    for (int j = 0; j < PRE; j++) {
-        int i = threadIdx.x + j * blockDim.x;
-        cs[j] = 1.0, sn[j] = 0.0;
-        if (i < half) rope_angle(i, p, a, ff, &cs[j], &sn[j]);
-    }
+    const int p = pos[r], half = a.n_dims / 2, i0 = threadIdx.x;
+    double c0 = 1.0, s0 = 0.0;
+    if (i0 < half) rope_angle(i0, p, a, ff, &c0, &s0);
     cu_pdl_wait();
-    for (int i = threadIdx.x, j = 0; i < half; i += blockDim.x, j++) {
-        double c = 0.0, s = 0.0;
-        if (j < PRE) {
-#pragma unroll
-            for (int t = 0; t < PRE; t++)
-                if (t == j) c = cs[t], s = sn[t];
-        } else {
-            rope_angle(i, p, a, ff, &c, &s);
-        }
+    for (int i = i0; i < half; i += blockDim.x) {
+        double c = c0, s = s0;
+        if (i != i0) rope_angle(i, p, a, ff, &c, &s);
         rope_pair(xh, i, a, c, s);
     }
     if (!second || !st.on) return;

@@ -121,56 +121,42 @@ __device__ float block_max(float v, float *sh)
 // a block of 32 values. Every thread runs every pass (shuffles need all lanes).
 // The kernel is a chain of dependent steps between two matmuls of a decode
 // step, so its latency is what it costs: the norm weights (never written by a
-// step) are loaded before the wait for the kernel before, and the first CACHE
-// float4 of x a thread holds stay in registers between the two passes instead
-// of being read again.
+// step) of a thread's first float4 are loaded before the wait for the kernel
+// before, and that float4 of x stays in registers between the two passes (a
+// 4096-wide row is one float4 a thread; wider ones read the rest again).
 template <bool ADD, bool Q8>
 __global__ void rms_norm_kernel(float *out, float *x, const float *b, const float *w, int64_t e,
                                 float eps, int8_t *q, float2 *ds)
 {
-    constexpr int CACHE = 2;
     __shared__ float sh[32];
     const int64_t g0 = (int64_t)blockIdx.x * e, e4 = e / 4;
     float4 *xg = (float4 *)(x + g0);
     float4 *og = (float4 *)(out + g0);
     const float4 *w4 = (const float4 *)w;
     const float4 zero = make_float4(0, 0, 0, 0);
-    float4 xc[CACHE], wc[CACHE];
-#pragma unroll
-    for (int j = 0; j < CACHE; j++) {
-        int64_t c = threadIdx.x + (int64_t)j * blockDim.x;
-        wc[j] = c < e4 ? w4[c] : zero;
-        xc[j] = zero;
-    }
+    const int64_t c0 = threadIdx.x; // the thread's first float4
+    const float4 w0 = c0 < e4 ? w4[c0] : zero;
+    float4 x0 = zero;
     cu_pdl_wait();
     float ss = 0;
-    for (int64_t c = threadIdx.x, j = 0; c < e4; c += blockDim.x, j++) {
+    for (int64_t c = c0; c < e4; c += blockDim.x) {
         float4 v = xg[c];
         if constexpr (ADD) {
             float4 bv = ((const float4 *)(b + g0))[c];
             v.x += bv.x, v.y += bv.y, v.z += bv.z, v.w += bv.w;
             xg[c] = v; // read back below by this same thread only
         }
-#pragma unroll
-        for (int i = 0; i < CACHE; i++)
-            if (i == j) xc[i] = v;
+        if (c == c0) x0 = v;
         ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
     }
     ss = block_sum(ss, sh);
     float r = rsqrtf(ss / (float)e + eps);
-    for (int64_t base = 0, j = 0; base < e4; base += blockDim.x, j++) {
+    for (int64_t base = 0; base < e4; base += blockDim.x) {
         int64_t c = base + threadIdx.x;
         bool in = c < e4;
         float4 v = zero;
         if (in) {
-            float4 xv, wv;
-            if (j < CACHE) {
-#pragma unroll
-                for (int i = 0; i < CACHE; i++)
-                    if (i == j) xv = xc[i], wv = wc[i];
-            } else {
-                xv = xg[c], wv = w4[c];
-            }
+            const float4 xv = c == c0 ? x0 : xg[c], wv = c == c0 ? w0 : w4[c];
             v = make_float4(xv.x * r * wv.x, xv.y * r * wv.y, xv.z * r * wv.z, xv.w * r * wv.w);
             og[c] = v;
         }
