@@ -179,10 +179,10 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
 // 8B Q4_0 o / q,k,v / gate,up 6.6 / 7.6 / 24.6 us with 4 units a lane against
 // 4.8 / 7.2 / 23.5 with 2, and the down projection 15.3 us with 7 units a lane
 // over 2 warps against 14.6 with 3.5 over 4 and 13.6 with 1.75 over 8.
-// INFERD_CUDA_MMVQ_LANE_UNITS=8 (read once) gives one x row the old split.
+// cu_mmvq_lane_units() >= 8 gives one x row the old split.
 int row_split(int64_t units, int nr)
 {
-    static const int lane_max = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
+    const int lane_max = cu_mmvq_lane_units();
     if (nr > 1 || lane_max >= 8) return units >= 512 ? 4 : units >= 256 ? 2 : 1;
     int ks = 1;
     while (ks < 8 && (units / ks + 31) / 32 > lane_max) ks *= 2;
@@ -379,6 +379,12 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k)
     cu_launch(cb, q8_x_kernel, cu_blocks(blocks, 8), 256, 0, x, blocks, cb->q8_x, cb->q8_ds);
     cu_check_launch(cb, "matmul: x to int8");
     cu_x_copy_claim(cb, cb->q8, x, n, k);
+}
+
+int cu_mmvq_lane_units()
+{
+    static const int v = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
+    return v;
 }
 
 void cu_mmvq_flush(cu_backend *cb)

@@ -97,6 +97,11 @@ void cu_q8_prepare(cu_backend *cb, const float *x, int64_t n, int64_t k);
 // wrappers).
 void cu_mmvq_flush(cu_backend *cb);
 
+// The most units a lane of a one-x-row decode matmul loads (2; cuda_mmvq.cu
+// and cuda_mmvq_k.cu split a row over warps by it). INFERD_CUDA_MMVQ_LANE_UNITS
+// (read once) sets it; 8 or more gives one x row the split of several.
+int cu_mmvq_lane_units();
+
 // Adds y = x w^T (+ bias) on n rows to the pending group (cb->pmm), first
 // launching what is pending when it cannot join: another x, n, type, k or
 // kernel (f16: cu_mmf's), a full group, x being a pending output, or y being

@@ -280,11 +280,10 @@ template <int T> int rows_per_warp(int nr)
 // Warps a row: at most 2 lane-units a lane (one pass of UNR loads) up to rows
 // of 64 blocks; for one x row, at most 1 up to rows of 32 blocks (a 4096-wide
 // row over 2 warps: shorter warps, all loads in flight sooner, as for Q4_0 in
-// cuda_mmvq.cu; INFERD_CUDA_MMVQ_LANE_UNITS=8, read once, keeps the first rule).
+// cuda_mmvq.cu; cu_mmvq_lane_units() >= 8 keeps the first rule).
 int row_split(int64_t nb, int nr)
 {
-    static const int lane_max = cu_env_int("INFERD_CUDA_MMVQ_LANE_UNITS", 2);
-    if (nr == 1 && lane_max < 8) return nb > 32 ? 4 : nb > 8 ? 2 : 1;
+    if (nr == 1 && cu_mmvq_lane_units() < 8) return nb > 32 ? 4 : nb > 8 ? 2 : 1;
     return nb > 32 ? 4 : nb > 16 ? 2 : 1;
 }
 
