@@ -373,6 +373,27 @@ __device__ __forceinline__ float cu_warp_max(float v)
     return v;
 }
 
+// The accumulators of a warp's MT x NT m16n8 mma tiles, starting at (row0,
+// col0) of an m x n output: element e of acc[i][jn] of lane 4 g + t lies at row
+// row0 + 16 i + g + 8 (e / 2), column col0 + 8 jn + 2 t + e % 2 (the PTX
+// fragment layout). f(row, col, value) for each inside the output.
+template <int MT, int NT, typename F>
+__device__ __forceinline__ void cu_mma_acc_each(const float (&acc)[MT][NT][4], int64_t row0,
+                                                int64_t col0, int64_t m, int64_t n, int lane, F f)
+{
+    const int g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int jn = 0; jn < NT; jn++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int64_t row = row0 + 16 * i + g + 8 * (e >> 1);
+                const int64_t col = col0 + 8 * jn + 2 * t + (e & 1);
+                if (row < m && col < n) f(row, col, acc[i][jn][e]);
+            }
+}
+
 // Rounds value v, held by one lane of a warp whose 32 lanes hold 32 consecutive
 // values of a row, i.e. one int8 block (i = the value's index in the tensor),
 // for the decode matmul: the same rounding as q8_x_kernel (cuda_mmvq.cu), so

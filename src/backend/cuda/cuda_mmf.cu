@@ -211,7 +211,7 @@ __device__ __forceinline__ void dequant(uint32_t (&a)[2][4], const uint4 (&q)[2]
 // segment's y (+ bias).
 template <int MT, int NT, int KW, typename SEG>
 __device__ __forceinline__ void mmf_finish(float (&acc)[MT][NT][4], float *sums, int rg, int kw,
-                                           int lane, bool valid, int64_t rbase, int g, int t,
+                                           int lane, bool valid, int64_t rbase,
                                            int64_t m, int n, float *part, int64_t mtot,
                                            const SEG &sg)
 {
@@ -239,20 +239,12 @@ __device__ __forceinline__ void mmf_finish(float (&acc)[MT][NT][4], float *sums,
                         acc[i][jn][e] += mine[(w * PER + (i * NT + jn) * 4 + e) * 32 + lane];
     }
     if (!valid) return;
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int64_t row = rbase + 16 * i + g + 8 * (e >> 1);
-                int col = 8 * jn + 2 * t + (e & 1);
-                if (row >= m || col >= n) continue;
-                if (part)
-                    part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = acc[i][jn][e];
-                else
-                    sg.y[col * m + row] = acc[i][jn][e] + (sg.bias ? sg.bias[row] : 0.0f);
-            }
+    cu_mma_acc_each(acc, rbase, 0, m, n, lane, [&](int64_t row, int64_t col, float v) {
+        if (part)
+            part[((int64_t)blockIdx.y * n + col) * mtot + sg.row0 + row] = v;
+        else
+            sg.y[col * m + row] = v + (sg.bias ? sg.bias[row] : 0.0f);
+    });
 }
 
 // One thread block: rows [(blockIdx.x - blk0) * ROWS, + ROWS) of its matmul,
@@ -288,13 +280,7 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
     int xo[NT]; // halves to x row min(8 jn + g, n - 1) (n * k < 2^31: asserted by the host)
 #pragma unroll
     for (int jn = 0; jn < NT; jn++) xo[jn] = min(8 * jn + g, n - 1) * (int)k;
-    float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][jn][e] = 0.0f;
+    float acc[MT][NT][4] = {};
 
     const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
     const int64_t s_end = min(steps, s_beg + spz);
@@ -342,7 +328,7 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
         }
     }
 
-    mmf_finish<MT, NT, KW>(acc, sums, rg, kw, lane, valid, rbase, g, t, m, n, part, mtot, sg);
+    mmf_finish<MT, NT, KW>(acc, sums, rg, kw, lane, valid, rbase, m, n, part, mtot, sg);
 }
 
 // ---- the pipelined kernel (cp.async through shared memory) ----
@@ -455,13 +441,7 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
         cdst[c] = w * (C::WB + C::SB) + ((((u * MT + i) * 2 + h) * UPB + e) * 32 + gg * 4 + tt) * 16;
     }
     const bool sc_async = nb % 4 == 0; // a step's 4 scales are 8 aligned bytes
-    float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][jn][e] = 0.0f;
+    float acc[MT][NT][4] = {};
 
     const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
     const int64_t s_end = min(steps, s_beg + spz), nst = (s_end - s_beg + KW * UNR - 1) / (KW * UNR);
@@ -571,7 +551,7 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
     cp_wait<0>();
 
     if constexpr (KW > 1) __syncthreads(); // the ring becomes the warps' sums
-    mmf_finish<MT, NT, KW>(acc, (float *)smem, rg, kw, lane, valid, rbase, g, t, m, n, part, mtot,
+    mmf_finish<MT, NT, KW>(acc, (float *)smem, rg, kw, lane, valid, rbase, m, n, part, mtot,
                            sg);
 }
 

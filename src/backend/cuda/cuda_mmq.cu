@@ -247,13 +247,7 @@ mmq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_
     for (int p = 0; p < NT / 2; p++)
         b_off[p] = L::X_OFF + (wn0 + 16 * p + (q >> 1) * 8 + r8) * L::X_ROW + (q & 1) * 16;
 
-    float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][jn][e] = 0.0f;
+    float acc[MT][NT][4] = {};
 
 #pragma unroll
     for (int s = 0; s < C::ST - 1; s++) {
@@ -342,20 +336,12 @@ mmq_kernel(const uint8_t *__restrict__ qs, const __half *__restrict__ sc, int64_
     }
     cp_async_wait<0>();
 
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int jn = 0; jn < NT; jn++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int64_t row = m0 + wm0 + 16 * i + g + 8 * (e >> 1);
-                int64_t col = n0 + wn0 + 8 * jn + 2 * t + (e & 1);
-                if (row >= m || col >= n) continue;
-                if (part)
-                    part[((int64_t)blockIdx.z * n + col) * m + row] = acc[i][jn][e];
-                else
-                    y[col * m + row] = acc[i][jn][e] + (bias ? bias[row] : 0.0f);
-            }
+    cu_mma_acc_each(acc, m0 + wm0, n0 + wn0, m, n, lane, [&](int64_t row, int64_t col, float v) {
+        if (part)
+            part[((int64_t)blockIdx.z * n + col) * m + row] = v;
+        else
+            y[col * m + row] = v + (bias ? bias[row] : 0.0f);
+    });
 }
 
 // y = the sum of `split` partial results (in order) + bias; nm = n * m values.
