@@ -102,6 +102,14 @@ if [ -x "$BIN/test_cuda_ops" ]; then
         > "$OUTDIR/$t.log" 2>&1
     R_TEST[$t]=$?
 fi
+# without thread-block clusters, as on GPUs before sm_90: the decode attention
+# merges its splits in the combine kernel and argmax scans a row with one block
+if [ -x "$BIN/test_cuda_ops" ]; then
+    t=test_cuda_ops_noclusters
+    stamp "$t"
+    INFERD_CUDA_CLUSTERS=0 timeout "${GPU_CHECK_TEST_S:-120}" "$BIN/test_cuda_ops" > "$OUTDIR/$t.log" 2>&1
+    R_TEST[$t]=$?
+fi
 # ---- benchmarks ----
 BENCH="$OUTDIR/bench.log"
 : > "$BENCH"

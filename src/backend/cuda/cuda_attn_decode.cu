@@ -76,11 +76,13 @@ struct dec_args : cu_attn_view {
 // 32-value pieces r * WARPS + warp, r * WARPS + warp + nsp * WARPS, ... of the
 // group's outputs (a warp holds one int8 block: the output projection's x is
 // rounded here as by attn_combine_kernel). This saves the combine kernel, a
-// dependent launch in every layer of a decode step.
+// dependent launch in every layer of a decode step. Only launched where the GPU
+// has clusters (max_cluster), so a build for older GPUs compiles it empty.
 template <int HD>
 __device__ void cluster_merge(const dec_args &a, int row, int g, const float *cm, const float *cs,
                               const float *co, int co_stride)
 {
+#if CU_HAS_CLUSTERS
     namespace cg = cooperative_groups;
     cg::cluster_group cl = cg::this_cluster();
     cl.sync(); // every split's results are in its shared memory
@@ -105,6 +107,7 @@ __device__ void cluster_merge(const dec_args &a, int row, int g, const float *cm
         if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
     }
     cl.sync(); // no block leaves while another still reads its shared memory
+#endif
 }
 
 // GM: the group size rounded up to a power of two (registers are sized by it).
@@ -283,17 +286,16 @@ __global__ void __launch_bounds__(WARPS * 32, GM <= 4 ? 4 : 1) attn_decode_kerne
 
 // The largest cluster (a power of two up to 16) this instance can be launched
 // in, found once: 16 needs the non-portable size allowed, and a cluster must
-// fit the SMs of one GPU processing cluster. 1 where none (or
-// INFERD_CUDA_ATTN_CLUSTER=0, read once).
+// fit the SMs of one GPU processing cluster. 1 where none (cb->clusters).
 template <int DT, int HD, int GM>
 int max_cluster(cu_backend *cb)
 {
     static int best = -1;
     if (best >= 0) return best;
-    static const bool on = cu_env_int("INFERD_CUDA_ATTN_CLUSTER", 1) != 0;
     best = 1;
+    if (!cb->clusters) return best;
     auto k = attn_decode_kernel<DT, HD, GM>;
-    if (!on || cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess) {
+    if (cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess) {
         cudaGetLastError();
         return best;
     }

@@ -601,6 +601,7 @@ extern "C" int be_cuda_create(int n_threads, be_backend **out, inf_error *err)
         cb->n_sm <= 0)
         cb->n_sm = 132; // an H100's, should the query fail
     cb->pdl = major >= 9 && cu_env_int("INFERD_CUDA_PDL", 1) != 0; // cu_launch
+    cb->clusters = major >= 9 && cu_env_int("INFERD_CUDA_CLUSTERS", 1) != 0;
     // A workspace of our own, so that cuBLAS allocates nothing while a step is
     // being recorded.
     e = cudaMalloc(&cb->blas_ws, CU_BLAS_WS_BYTES);

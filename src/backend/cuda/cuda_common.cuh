@@ -177,6 +177,7 @@ struct cu_backend {
     bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
     void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it
     bool pdl;              // cu_launch overlaps kernels (INFERD_CUDA_PDL, default on)
+    bool clusters;         // thread-block clusters (sm_90 on; INFERD_CUDA_CLUSTERS=0 off)
     // First failure of enqueued work, reported at the next read / sync.
     int err_code;
     char err_msg[256];
@@ -296,8 +297,10 @@ __device__ __forceinline__ void cu_pdl_wait()
 
 // kernel<<<grid, block, smem, cb->stream>>>(args...), allowed to overlap the
 // kernel before it when cb->pdl (see above), its blocks grouped into
-// thread-block clusters of `cluster` blocks unless that is 1 x 1 x 1. Errors
-// surface through cu_check_launch as for a plain launch.
+// thread-block clusters of `cluster` blocks unless that is 1 x 1 x 1 (callers
+// ask for clusters only where cb->clusters; the kernels' cluster code is
+// compiled for sm_90 on, CU_HAS_CLUSTERS). Errors surface through
+// cu_check_launch as for a plain launch.
 template <typename... P, typename... A>
 static inline void cu_launch_cluster(cu_backend *cb, void (*kernel)(P...), dim3 grid, dim3 block,
                                      size_t smem, dim3 cluster, A &&...args)
@@ -332,6 +335,14 @@ static inline void cu_launch(cu_backend *cb, void (*kernel)(P...), dim3 grid, di
 {
     cu_launch_cluster(cb, kernel, grid, block, smem, dim3(1, 1, 1), static_cast<A &&>(args)...);
 }
+
+// Device code for thread-block clusters (cooperative_groups::cluster_group)
+// exists from sm_90 on; a build for older GPUs compiles the paths without it.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define CU_HAS_CLUSTERS 1
+#else
+#define CU_HAS_CLUSTERS 0
+#endif
 
 // ---- device helpers ----
 

@@ -264,7 +264,8 @@ __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, i
 }
 
 // The first maximum of each row: grid (AM_BLOCKS, rows), the AM_BLOCKS blocks of
-// a row one thread-block cluster. Block b scans the b-th slice of the row (16-byte
+// a row one thread-block cluster (grid (1, rows) where the GPU has no clusters:
+// a block scans the whole row). Block b scans the b-th slice of the row (16-byte
 // loads, 4 in flight a thread where the width allows), each thread keeping the
 // first maximum of its values; the block keeps the larger value, the lower index
 // on ties; then block 0 merges the blocks' results from their shared memory in
@@ -289,7 +290,7 @@ __global__ void __launch_bounds__(AM_THREADS) argmax_rows_kernel(const float *x,
     __shared__ int block_i;
     cu_pdl_wait();
     const float *row = x + (int64_t)blockIdx.y * d;
-    const int64_t per = ((d + AM_BLOCKS - 1) / AM_BLOCKS + 3) & ~(int64_t)3;
+    const int64_t per = ((d + gridDim.x - 1) / gridDim.x + 3) & ~(int64_t)3;
     const int64_t c0 = blockIdx.x * per, c1 = min(d, c0 + per);
     float best = -INFINITY;
     int bi = INT_MAX;
@@ -321,7 +322,10 @@ __global__ void __launch_bounds__(AM_THREADS) argmax_rows_kernel(const float *x,
         for (int i = 1; i < AM_THREADS / 32; i++) am_take(sv[i], si[i], best, bi);
         block_v = best;
         block_i = bi;
+        if (gridDim.x == 1) out[blockIdx.y] = bi == INT_MAX ? 0 : bi;
     }
+#if CU_HAS_CLUSTERS
+    if (gridDim.x == 1) return;
     namespace cg = cooperative_groups;
     cg::cluster_group cl = cg::this_cluster();
     cl.sync(); // every block's result is in its shared memory
@@ -331,6 +335,7 @@ __global__ void __launch_bounds__(AM_THREADS) argmax_rows_kernel(const float *x,
         out[blockIdx.y] = bi == INT_MAX ? 0 : bi;
     }
     cl.sync(); // no block leaves while block 0 still reads its shared memory
+#endif
 }
 
 float *fptr(const be_tensor *t)
@@ -500,8 +505,9 @@ void cu_softmax(be_backend *be, be_tensor *out, const be_tensor *x, int64_t n)
 void cu_argmax_rows(cu_backend *cb, const float *x, int64_t d, int64_t n_rows, int32_t *out)
 {
     if (n_rows <= 0) return;
-    cu_launch_cluster(cb, argmax_rows_kernel, dim3(AM_BLOCKS, (unsigned)n_rows), AM_THREADS, 0,
-                      dim3(AM_BLOCKS, 1, 1), x, d, out);
+    const unsigned blocks = cb->clusters ? AM_BLOCKS : 1;
+    cu_launch_cluster(cb, argmax_rows_kernel, dim3(blocks, (unsigned)n_rows), AM_THREADS, 0,
+                      dim3(blocks, 1, 1), x, d, out);
     cu_check_launch(cb, "argmax");
 }
 
