@@ -149,7 +149,8 @@ route matmul_route(const cu_tensor *W, int64_t n)
 bool cu_matmul_takes_mmvq(const cu_backend *cb, const cu_tensor *W, int64_t n)
 {
     route r = matmul_route(W, n);
-    return r == route::mmf || (r == route::mmv && (W->packed || cu_mmvq_k_takes(cb, W, n)));
+    return r == route::mmf || (r == route::mmv && (W->packed || cu_mmvq_k_takes(cb, W, n) ||
+                                                    cu_mmv_float_groups(W)));
 }
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,

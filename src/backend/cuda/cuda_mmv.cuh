@@ -14,4 +14,16 @@
 void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float *y,
             const float *bias);
 
+// Whether decode matmuls on w take the grouped float kernel: F32 / F16 / BF16
+// weights whose rows are whole 16-byte units. cu_mmv then adds them to the
+// pending group (cu_mm_group_add), launched by cu_mmvq_flush.
+bool cu_mmv_float_groups(const cu_tensor *w);
+
+// Whether a pending group of this weight type is the float kernel's.
+bool cu_mmv_float_type(uint32_t type);
+
+// Launches the pending group cb->pmm of float weights, then clears it. Called
+// by cu_mmvq_flush.
+void cu_mmv_float_flush(cu_backend *cb);
+
 #endif

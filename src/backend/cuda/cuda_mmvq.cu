@@ -14,8 +14,8 @@
 //
 // Blocking: 4 warps a block (8 where a row is split over 8); a warp takes RW
 // rows (1 for one x row, more for several), and a row is split over KS warps
-// (mmvq_kernel, row_split). A "unit" is 16 bytes of quants (a Q4_0 block, half
-// a Q8_0 block); lane l takes units l, l + 32, ... of its slice, so each warp
+// (mmvq_kernel, cu_mmvq_row_split). A "unit" is 16 bytes of quants (a Q4_0
+// block, half a Q8_0 block); lane l takes units l, l + 32, ... of its slice, so each warp
 // load is 512 contiguous bytes, and UNR (2, 4 or 8, by the units a lane has)
 // units are loaded before any is used: one x row of a 4096-wide Q4_0 weight is
 // 2 units a lane in each of 2 warps, all in flight, issued before the wait for
@@ -30,17 +30,12 @@
 // each launch costs its ramp-up and drain.
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_mmf.cuh"
+#include "backend/cuda/cuda_mmv.cuh"
 #include "backend/cuda/cuda_mmvq_k.cuh"
 
 #include <cstring>
 
 namespace {
-
-// Warps a block: 4, or KS where a row is split over more (8).
-__host__ __device__ constexpr int warps_for(int ks)
-{
-    return ks > 4 ? ks : 4;
-}
 
 // x (rows of k, k % 32 == 0, cnt = values / 32 blocks) -> int8 q, (d, d * sum q).
 __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t *__restrict__ q,
@@ -76,12 +71,12 @@ struct mm_segs {
 // are all in flight at once rather than in dependent passes; their sums meet
 // in shared memory.
 template <int T, int NR, int UNR, int KS, int RW>
-__global__ void __launch_bounds__(warps_for(KS) * 32)
+__global__ void __launch_bounds__(cu_mmvq_warps(KS) * 32)
 mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *__restrict__ xds)
 {
     constexpr int QB = T == QT_Q4_0 ? 16 : 32;  // quant bytes a block
     constexpr int UPB = QB / 16;                // units a block
-    constexpr int WARPS = warps_for(KS);
+    constexpr int WARPS = cu_mmvq_warps(KS);
     constexpr int RPB = WARPS / KS * RW;        // rows a block
     int si = 0;
 #pragma unroll
@@ -171,24 +166,6 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
     cu_mmvq_store<WARPS, KS, RW, NR>(acc, valid, row0, sg.m, sg.y, sg.bias);
 }
 
-// Warps a row (1, 2, 4 or 8). Several x rows: enough that each lane has at
-// most 8 units of the row to load (at most 4 warps). One x row: enough that
-// each lane has at most 2 (4 where that needs more than 8 warps), so that a
-// block's loads are few and short-lived and more blocks are resident (fewer
-// registers): measured on an H100 (bench/mmvq_lab.cu, back-to-back launches),
-// 8B Q4_0 o / q,k,v / gate,up 6.6 / 7.6 / 24.6 us with 4 units a lane against
-// 4.8 / 7.2 / 23.5 with 2, and the down projection 15.3 us with 7 units a lane
-// over 2 warps against 14.6 with 3.5 over 4 and 13.6 with 1.75 over 8.
-// cu_mmvq_lane_units() >= 8 gives one x row the old split.
-int row_split(int64_t units, int nr)
-{
-    const int lane_max = cu_mmvq_lane_units();
-    if (nr > 1 || lane_max >= 8) return units >= 512 ? 4 : units >= 256 ? 2 : 1;
-    int ks = 1;
-    while (ks < 8 && (units / ks + 31) / 32 > lane_max) ks *= 2;
-    return ks;
-}
-
 // Rows a warp. One x row: one (measured on an H200, 8B Q4_0: 451 tok/s against
 // 440 with four; x's L1 traffic is not the limit then, and fewer registers
 // keep more warps resident). Several x rows: four, or two where a row is split
@@ -214,12 +191,13 @@ void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, co
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
     if constexpr (NR == 1)
         if (per_lane <= 2)
-            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb,
-                             xq, xds);
+            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, cu_mmvq_warps(KS) * 32,
+                             0, g, nb, xq, xds);
+    const int threads = cu_mmvq_warps(KS) * 32;
     if (per_lane <= 4)
-        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, threads, 0, g, nb, xq, xds);
     else
-        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, warps_for(KS) * 32, 0, g, nb, xq, xds);
+        cu_launch(cb, mmvq_kernel<T, NR, 8, KS, RW>, blocks, threads, 0, g, nb, xq, xds);
 }
 
 template <int T, int NR, int KS>
@@ -237,7 +215,7 @@ template <int T, int NR>
 void launch(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, const int8_t *xq,
             const float2 *xds)
 {
-    switch (row_split(nb * (T == QT_Q4_0 ? 1 : 2), NR)) {
+    switch (cu_mmvq_row_split(nb * (T == QT_Q4_0 ? 1 : 2), NR)) {
     case 1: launch_ks<T, NR, 1>(cb, g, blocks, nb, xq, xds); break;
     case 2: launch_ks<T, NR, 2>(cb, g, blocks, nb, xq, xds); break;
     case 4: launch_ks<T, NR, 4>(cb, g, blocks, nb, xq, xds); break;
@@ -387,12 +365,27 @@ int cu_mmvq_lane_units()
     return v;
 }
 
+// Measured on an H100 (bench/mmvq_lab.cu, back-to-back launches), 8B Q4_0 with
+// one x row: o / q,k,v / gate,up 6.6 / 7.6 / 24.6 us with 4 units a lane
+// against 4.8 / 7.2 / 23.5 with 2, and the down projection 15.3 us with 7 units
+// a lane over 2 warps against 14.6 with 3.5 over 4 and 13.6 with 1.75 over 8:
+// few, short-lived loads a block let more blocks be resident (fewer registers).
+int cu_mmvq_row_split(int64_t units, int nr)
+{
+    const int lane_max = cu_mmvq_lane_units();
+    if (nr > 1 || lane_max >= 8) return units >= 512 ? 4 : units >= 256 ? 2 : 1;
+    int ks = 1;
+    while (ks < 8 && (units / ks + 31) / 32 > lane_max) ks *= 2;
+    return ks;
+}
+
 void cu_mmvq_flush(cu_backend *cb)
 {
     cu_mm_group *p = &cb->pmm;
     if (!p->cnt) return;
     if (p->f16) return cu_mmf_flush(cb); // rows of the f16 tensor-core kernel
     if (cu_mmvq_k_type(p->type)) return cu_mmvq_k_flush(cb); // K-quant weights
+    if (cu_mmv_float_type(p->type)) return cu_mmv_float_flush(cb); // F32 / F16 / BF16
     int64_t k = p->k, nb = k / 32;
     for (int64_t i = 0; i < p->n;) {
         int64_t left = p->n - i;
@@ -401,8 +394,8 @@ void cu_mmvq_flush(cu_backend *cb)
         mm_segs g;
         g.cnt = p->cnt;
         int64_t blocks = 0;
-        int ks = row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16), nr);
-        int rpb = warps_for(ks) / ks * rows_per_warp(ks, nr);
+        int ks = cu_mmvq_row_split(nb * (int64_t)(cu_pack_qb(p->type) / 16), nr);
+        int rpb = cu_mmvq_warps(ks) / ks * rows_per_warp(ks, nr);
         for (int j = 0; j < p->cnt; j++) {
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);

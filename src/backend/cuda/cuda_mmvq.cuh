@@ -102,6 +102,21 @@ void cu_mmvq_flush(cu_backend *cb);
 // (read once) sets it; 8 or more gives one x row the split of several.
 int cu_mmvq_lane_units();
 
+// Warps a row of a decode matmul (1, 2, 4 or 8) that has `units` 16-byte units
+// of weights, for nr x rows. Several x rows: enough that each lane has at most
+// 8 units of the row to load (at most 4 warps). One x row: enough that each
+// lane has at most cu_mmvq_lane_units() (up to 8 warps), so that a block's
+// loads are few, all in flight at once and short-lived. cu_mmvq_lane_units()
+// >= 8 gives one x row the split of several. Used by cuda_mmvq.cu and the float
+// weights' kernel of cuda_mmv.cu.
+int cu_mmvq_row_split(int64_t units, int nr);
+
+// Warps a block of such a matmul: 4, or KS where a row is split over more (8).
+__host__ __device__ constexpr int cu_mmvq_warps(int ks)
+{
+    return ks > 4 ? ks : 4;
+}
+
 // Adds y = x w^T (+ bias) on n rows to the pending group (cb->pmm), first
 // launching what is pending when it cannot join: another x, n, type, k or
 // kernel (f16: cu_mmf's), a full group, x being a pending output, or y being

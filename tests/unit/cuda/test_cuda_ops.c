@@ -318,16 +318,16 @@ static void test_matmul_group(void)
     }
 }
 
-/* The K formats' decode matmuls group as Q4_0's do (cuda_mmvq_k.cu): members of
- * different m, bias on some, rows on one warp and split over 4 (k 768 and
- * 14336), n of one launch (1, 3; 8: two weight rows a warp) and of two (6 = 4 +
- * 2). A chain that fills a group (CU_MM_GROUP = 3: the fourth starts the next),
- * breaks one by another K type and by another x (a pending output), and writes
+/* The K formats' decode matmuls (cuda_mmvq_k.cu) and the float formats'
+ * (cuda_mmv.cu) group as Q4_0's do: members of different m, bias on some, rows
+ * on one warp and split over several (k 768 and 14336), n of one launch (1, 3;
+ * 8: two weight rows a warp for the K formats) and of two (6 = 4 + 2). A chain
+ * that fills a group (CU_MM_GROUP = 3: the fourth starts the next), breaks one
+ * by another type of the family and by another x (a pending output), and writes
  * an output twice gives the bits of the same matmuls one by one, each read back
  * before the next. */
-static void test_matmul_group_k(void)
+static void test_matmul_group_family(const uint32_t kt[3])
 {
-    static const uint32_t kt[] = {QT_Q4_K, QT_Q5_K, QT_Q6_K};
     static const int64_t ks[] = {768, 14336};
     static const int ns[] = {1, 3, 6, 8};
     enum { S = 7 };
@@ -743,7 +743,10 @@ int main(void)
     test_matmul_embed();
     test_norm();
     test_matmul_group();
-    test_matmul_group_k();
+    static const uint32_t k_family[3] = {QT_Q4_K, QT_Q5_K, QT_Q6_K};
+    static const uint32_t float_family[3] = {QT_F16, QT_BF16, QT_F32};
+    test_matmul_group_family(k_family);
+    test_matmul_group_family(float_family);
     test_matmul_copy_dies();
     test_argmax();
     test_elementwise();
