@@ -70,6 +70,27 @@ struct cu_graph_slot {
 
 // Decode matmuls on one x not yet launched (cuda_mmvq.cu): launched together.
 #define CU_MM_GROUP 3
+
+// One matmul of a grouped decode launch (cuda_mmvq.cu, cuda_mmvq_k.cu,
+// cuda_mmv.cu, cuda_mmf.cu), W the kernel's view of the weight's bytes; a
+// kernel that needs more derives from it. A kernel picks its block's member by
+// constant indices (a run-time index into the parameter array copies it to
+// each thread's stack: local memory).
+template <typename W>
+struct cu_mm_seg {
+    const W *w;           // the weight's rows (packed: their quants, cuda_mmvq.cuh)
+    float *y;             // row r of x -> y + r * m
+    const float *bias;
+    int64_t m;            // rows
+    int64_t blk0;         // blocks of the grid before this one's
+};
+
+// The matmuls of one launch, cnt of them used.
+template <typename S>
+struct cu_mm_segs {
+    S s[CU_MM_GROUP];
+    int cnt;
+};
 struct cu_mm_group {
     const cu_tensor *w[CU_MM_GROUP];
     float *y[CU_MM_GROUP];

@@ -120,22 +120,14 @@ __global__ void x_f16_kernel(const float *__restrict__ x, int64_t cnt8, __half *
     *(uint4 *)(xh + 32 * b + 8 * j) = v;
 }
 
-// One matmul of a launch: its weight, output, bias, rows, its first thread
-// block and its first row among the launch's rows (partial sums).
-struct seg {
-    const uint4 *qs;
+// One matmul of a launch (y: column (x row) c at y + c * m): the packed
+// weight's quants as 16-byte units (w) and scales, and its first row among the
+// launch's rows (partial sums).
+struct seg : cu_mm_seg<uint4> {
     const __half *sc;
-    float *y;             // column (x row) c at y + c * m
-    const float *bias;
-    int64_t m;
-    int64_t blk0;
     int64_t row0;
 };
-
-struct segs {
-    seg s[CU_MM_GROUP];
-    int cnt;
-};
+using segs = cu_mm_segs<seg>;
 
 template <int T_, int NT_, int MT_, int RW_, int KW_, int UNR_>
 struct cfg {
@@ -274,7 +266,7 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
 #pragma unroll
         for (int h = 0; h < 2; h++) {
             int64_t r = min(rbase + 16 * i + g + 8 * h, m - 1);
-            wp[i][h] = sg.qs + r * nb * UPB;
+            wp[i][h] = sg.w + r * nb * UPB;
             sp[i][h] = sg.sc + r * nb;
         }
     int xo[NT]; // halves to x row min(8 jn + g, n - 1) (n * k < 2^31: asserted by the host)
@@ -426,7 +418,7 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
 
     // This thread's quant copies: unit un (the same for all, as THREADS is a
     // multiple of SEGU) of block rows rr0, rr0 + THREADS / SEGU, ..., to the
-    // warp tile layout above; sources in units from sg.qs (< 2^31: a weight
+    // warp tile layout above; sources in units from sg.w (< 2^31: a weight
     // under 32 GiB).
     const int un = threadIdx.x % SEGU, rr0 = threadIdx.x / SEGU;
     uint32_t csrc[CPT];
@@ -454,7 +446,7 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
         const bool ok = s0 + un / (4 * UPB) < s_end && b < nb;
 #pragma unroll
         for (int c = 0; c < CPT; c++)
-            cp_async<16>(base + cdst[c], sg.qs + csrc[c] + (ok ? 4 * s0 * UPB : 0), ok);
+            cp_async<16>(base + cdst[c], sg.w + csrc[c] + (ok ? 4 * s0 * UPB : 0), ok);
         for (int c = threadIdx.x; c < C::ROWS * KW * UNR; c += C::THREADS) {
             const int rr = c / (KW * UNR), sidx = c % (KW * UNR);
             const int w = (rr / (MT * 16)) * KW + sidx / UNR, u = sidx % UNR;
@@ -739,8 +731,8 @@ void cu_mmf_flush(cu_backend *cb)
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
             const uint8_t *qs = (const uint8_t *)w->d;
-            G.s[j] = {(const uint4 *)qs, (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)),
-                      p->y[j] + i0 * m, p->bias[j], m, 0, 0};
+            G.s[j] = {{(const uint4 *)qs, p->y[j] + i0 * m, p->bias[j], m, 0},
+                      (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)), 0};
         }
         const __half *xh = cb->gemm_x + i0 * k;
         if (p->type == QT_Q4_0)

@@ -114,19 +114,9 @@ __host__ __device__ constexpr int unit_values()
     return T == QT_F32 ? 4 : 8;
 }
 
-// One matmul of a launch: its weight, output, bias, rows, and its first block.
-struct fseg {
-    const uint4 *w;       // row r: units w + r * k / unit_values
-    float *y;             // row r of x -> y + r * m
-    const float *bias;
-    int64_t m;
-    int64_t blk0;         // blocks before this one's in the grid
-};
-
-struct fsegs {
-    fseg s[CU_MM_GROUP];
-    int cnt;
-};
+// One matmul of a launch: row r of the weight at units w + r * k / unit_values.
+using fseg = cu_mm_seg<uint4>;
+using fsegs = cu_mm_segs<fseg>;
 
 // The values of unit q as f32.
 template <int T>

@@ -48,20 +48,11 @@ __global__ void q8_x_kernel(const float *__restrict__ x, int64_t blocks, int8_t 
     cu_q8_round_warp(x[i], i, q, ds);
 }
 
-// One matmul of a launch: its weight, output, bias, rows, and its first block.
-struct mm_seg {
-    const uint8_t *qs;
+// One matmul of a launch: the packed weight's quants (w) and scales.
+struct mm_seg : cu_mm_seg<uint8_t> {
     const __half *sc;
-    float *y;             // row r of x -> y + r * m
-    const float *bias;
-    int64_t m;
-    int64_t blk0;         // blocks before this one's in the grid
 };
-
-struct mm_segs {
-    mm_seg s[CU_MM_GROUP];
-    int cnt;
-};
+using mm_segs = cu_mm_segs<mm_seg>;
 
 // A warp takes RW consecutive rows (the same k positions of each), so that the
 // int8 x a lane loads for a unit serves RW rows: x costs 40 bytes of L1 reads
@@ -92,7 +83,7 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
 #pragma unroll
     for (int j = 0; j < RW; j++) { // rows past m read the last row, and are not stored
         int64_t r = min(row0 + j, sg.m - 1);
-        wq[j] = (const uint4 *)(sg.qs + (size_t)r * nb * QB);
+        wq[j] = (const uint4 *)(sg.w + (size_t)r * nb * QB);
         ws[j] = sg.sc + r * nb;
     }
     const int64_t units = nb * UPB, k = nb * 32;
@@ -400,8 +391,8 @@ void cu_mmvq_flush(cu_backend *cb)
             const cu_tensor *w = p->w[j];
             int64_t m = cu_rows((const be_tensor *)w);
             const uint8_t *qs = (const uint8_t *)w->d;
-            g.s[j] = {qs, (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type)),
-                      p->y[j] + i * m, p->bias[j], m, blocks};
+            g.s[j] = {{qs, p->y[j] + i * m, p->bias[j], m, blocks},
+                      (const __half *)(qs + (size_t)m * nb * cu_pack_qb(p->type))};
             blocks += (m + rpb - 1) / rpb;
         }
         const int8_t *xq = cb->q8_x + i * k;

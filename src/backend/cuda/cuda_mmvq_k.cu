@@ -289,18 +289,8 @@ int row_split(int64_t nb, int nr)
 
 // One matmul of a launch: its weight (m rows), output (row r of x -> y + r *
 // m), bias, and the blocks of the grid before its own.
-struct kseg {
-    const uint8_t *w;
-    float *y;
-    const float *bias;
-    int64_t m;
-    int64_t blk0;
-};
-
-struct ksegs {
-    kseg s[CU_MM_GROUP];
-    int cnt;
-};
+using kseg = cu_mm_seg<uint8_t>;
+using ksegs = cu_mm_segs<kseg>;
 
 // g: the launch's matmuls (same type and k: rows of row_bytes, nb blocks
 // each), xq / xds: x row 0 (rows k = 256 nb apart). Started by cu_launch.
