@@ -120,6 +120,15 @@ int64_t mmf_max_n()
     return x >= 2 && x <= CU_MMQ_MAX_N ? x : CU_MMF_MAX_N;
 }
 
+} // namespace
+
+bool cu_mmf_takes_rows(int64_t n)
+{
+    return n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled();
+}
+
+namespace {
+
 bool takes_mmf(const cu_tensor *W, int64_t n)
 {
     // (its kernels index a tile of x and the weight's 16-byte pieces with
@@ -127,7 +136,7 @@ bool takes_mmf(const cu_tensor *W, int64_t n)
     // only an odd file would have, go to the other kernels)
     const int64_t k = W->info.ne[0], pieces = cu_rows((const be_tensor *)W) * (k / 32) *
                                               (int64_t)(cu_pack_qb(W->info.type) / 16);
-    return W->packed && n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled() &&
+    return W->packed && cu_mmf_takes_rows(n) &&
            (int64_t)CU_MMF_TILE_N * k < ((int64_t)1 << 31) && pieces < ((int64_t)1 << 31);
 }
 

@@ -20,8 +20,13 @@
 // Whether a matmul of n rows on W takes a kernel that may defer its launch to
 // join the next ones (cb->pmm): the decode kernels of packed weights
 // (cuda_mmvq.cu) and of K-quant weights (cuda_mmvq_k.cu), the f16 tensor-core
-// kernel (cuda_mmf.cu).
+// kernel (cuda_mmf.cu); and the float weights' decode kernel (cuda_mmv.cu).
 bool cu_matmul_takes_mmvq(const cu_backend *cb, const cu_tensor *W, int64_t n);
+
+// Whether packed weights take cu_mmf (cuda_mmf.cu) for n rows: CU_MMF_MIN_N ..
+// CU_MMF_MAX_N, as INFERD_CUDA_MMF_MIN_N / _MAX_N move them, unless
+// INFERD_CUDA_MMF=0.
+bool cu_mmf_takes_rows(int64_t n);
 
 void cu_matmul(be_backend *be, be_tensor *out, const be_tensor *x, const be_tensor *w,
                const be_tensor *bias, int64_t n);

@@ -86,6 +86,7 @@
 // pipelined kernel stages zeros for them; neither is stored); blocks past nb
 // (k = 32 * odd) load zero weights, zero scales and zero x.
 #include "backend/cuda/cuda_mmf.cuh"
+#include "backend/cuda/cuda_gemm.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 
 #include <cstring>
@@ -101,6 +102,16 @@ static_assert(perm_src(0) == 0 && perm_src(1) == 2 && perm_src(2) == 1 && perm_s
                   perm_src(4) == 16 && perm_src(5) == 18 && perm_src(6) == 17 &&
                   perm_src(7) == 19 && perm_src(8) == 4,
               "x_f16_kernel writes this order");
+
+// cu_mmf_slot (cuda_mmf.cuh, for the ops that write the copy themselves) is
+// perm_src's inverse.
+constexpr bool slot_inverts_perm()
+{
+    for (int v = 0; v < 32; v++)
+        if (perm_src(cu_mmf_slot(v)) != v) return false;
+    return true;
+}
+static_assert(slot_inverts_perm(), "cu_mmf_slot and perm_src disagree");
 
 // x (cnt8 * 8 values, k % 32 == 0) -> f16 in piece order: thread i writes
 // positions 8j..8j+7 (j = i % 4) of block i / 4, i.e. pieces 4j..4j+3 of word j.
@@ -702,6 +713,20 @@ void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
 }
 
 } // namespace
+
+__half *cu_mmf_x_target(cu_backend *cb, int64_t n, int64_t k)
+{
+    if (!cu_mmf_takes_rows(n) || k % 32 != 0 || (size_t)(n * k) > cb->gemm_x_cap ||
+        (int64_t)CU_MMF_TILE_N * k >= ((int64_t)1 << 31))
+        return nullptr;
+    return cb->gemm_x;
+}
+
+void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k)
+{
+    cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
+    cu_x_copy_claim(cb, cb->mmf, x, n, k);
+}
 
 bool cu_mmf_enabled(void)
 {

@@ -36,4 +36,25 @@ void cu_mmf(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
 // cu_mmvq_flush.
 void cu_mmf_flush(cu_backend *cb);
 
+// Where value v (0..31) of a 32-value block of x sits in cu_mmf's f16 copy of
+// the block (the k order of its mma fragments, cuda_mmf.cu): the 4 values 4w ..
+// 4w + 3 and 16 + 4w .. 19 + 4w (w < 4) each fill 4 consecutive slots, in the
+// order v, v + 2, v + 1, v + 3.
+__host__ __device__ constexpr int cu_mmf_slot(int v)
+{
+    return 8 * ((v % 16) / 4) + 4 * (v / 16) + 2 * (v % 2) + (v % 4) / 2;
+}
+
+// The f16 copy of x for cu_mmf, for the op that makes x (RMSNorm, the gated
+// activations) to write as it writes x itself, so that the matmuls after it
+// need no conversion kernel: value c of row i at copy[i * k + 32 (c / 32) +
+// cu_mmf_slot(c % 32)]. nullptr when it is not worth it (rows that cu_mmf does
+// not take: CU_MMF_MIN_N..MAX_N as the environment moves them, cu_mmf off) or
+// does not fit; else cb->gemm_x, and the caller calls cu_mmf_x_claim once its
+// kernel is enqueued.
+__half *cu_mmf_x_target(cu_backend *cb, int64_t n, int64_t k);
+
+// cb->gemm_x now holds rows [0, n) of x (width k) in cu_mmf's order.
+void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k);
+
 #endif

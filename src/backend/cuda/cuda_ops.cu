@@ -12,10 +12,14 @@
 //   - a layer RMSNorm and SwiGLU/GeGLU also round their output to int8 with one
 //     scale per 32 values, as q8_x_kernel (cuda_mmvq.cu) would for the matmul
 //     that reads it next, and record that in cb->q8_* so the matmul skips it;
+//     where the next matmul may take the f16 tensor-core kernel (5..64 rows,
+//     cuda_mmf.cu) they also write its f16 copy of x, in its k order
+//     (cu_mmf_slot), so that no conversion kernel runs before it;
 //   - a residual add (x = x + o) is not launched at once but kept pending: when
 //     the next op is the RMSNorm of that x, one kernel does both; any other op
 //     launches it first (cu_flush_add, called by the op table's wrappers).
 #include "backend/cuda/cuda_ops.cuh"
+#include "backend/cuda/cuda_mmf.cuh"
 #include "backend/cuda/cuda_mmvq.cuh"
 #include "backend/cuda/cuda_quant.cuh"
 
@@ -126,7 +130,7 @@ __device__ float block_max(float v, float *sh)
 // 4096-wide row is one float4 a thread; wider ones read the rest again).
 template <bool ADD, bool Q8>
 __global__ void rms_norm_kernel(float *out, float *x, const float *b, const float *w, int64_t e,
-                                float eps, int8_t *q, float2 *ds)
+                                float eps, int8_t *q, float2 *ds, __half *xh)
 {
     __shared__ float sh[32];
     const int64_t g0 = (int64_t)blockIdx.x * e, e4 = e / 4;
@@ -159,6 +163,14 @@ __global__ void rms_norm_kernel(float *out, float *x, const float *b, const floa
             const float4 xv = c == c0 ? x0 : xg[c], wv = c == c0 ? w0 : w4[c];
             v = make_float4(xv.x * r * wv.x, xv.y * r * wv.y, xv.z * r * wv.z, xv.w * r * wv.w);
             og[c] = v;
+            if (xh) { // values 4c .. 4c + 3: 4 consecutive slots (cu_mmf_slot), in the order x z y w
+                const int64_t i = g0 + 4 * c;
+                const __half2 lo = __floats2half2_rn(v.x, v.z), hi = __floats2half2_rn(v.y, v.w);
+                uint2 u;
+                memcpy(&u.x, &lo, 4);
+                memcpy(&u.y, &hi, 4);
+                *(uint2 *)(xh + (i - i % 32) + cu_mmf_slot((int)(i % 32))) = u;
+            }
         }
         if constexpr (Q8) {
             // Same rounding as q8_x_kernel (cuda_mmvq.cu): d = amax / 127, q = rn(v / d).
@@ -229,7 +241,7 @@ enum ew_op { EW_SWIGLU, EW_GEGLU, EW_ADD, EW_MUL, EW_SCALE, EW_SOFTCAP };
 // and cnt is a multiple of 32): also rounds the output to int8 into q / ds.
 template <int OP, bool Q8 = false>
 __global__ void ew_kernel(float *out, const float *a, const float *b, float s, int64_t cnt,
-                          int8_t *q, float2 *ds)
+                          int8_t *q, float2 *ds, __half *xh)
 {
     cu_pdl_wait();
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -251,6 +263,7 @@ __global__ void ew_kernel(float *out, const float *a, const float *b, float s, i
     }
     out[i] = r;
     if constexpr (Q8) cu_q8_round_warp(r, i, q, ds);
+    if (xh) xh[i - i % 32 + cu_mmf_slot((int)(i % 32))] = __float2half_rn(r); // a warp: 64 bytes
 }
 
 __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)
@@ -361,14 +374,16 @@ void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, 
     int64_t d = cu_row_len(out), cnt = n * d;
     if (cnt <= 0) return;
     if (Q8GLU && cu_q8_fits(cb, n, d)) {
+        __half *xh = cu_mmf_x_target(cb, n, d);
         cu_launch(cb, ew_kernel<OP, true>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out),
-                  fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds);
+                  fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds, xh);
         cu_check_launch(cb, what);
         cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
+        if (xh) cu_mmf_x_claim(cb, fptr(out), n, d);
         return;
     }
     cu_launch(cb, ew_kernel<OP>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out), fptr(a),
-              b ? fptr(b) : nullptr, s, cnt, nullptr, nullptr);
+              b ? fptr(b) : nullptr, s, cnt, nullptr, nullptr, nullptr);
     cu_check_launch(cb, what);
 }
 
@@ -415,7 +430,7 @@ void cu_flush_add(cu_backend *cb)
     if (!p->out) return;
     int64_t cnt = p->n * p->d;
     cu_launch(cb, ew_kernel<EW_ADD>, cu_blocks(cnt, THREADS), THREADS, 0, p->out, p->a, p->b,
-              0.0f, cnt, nullptr, nullptr);
+              0.0f, cnt, nullptr, nullptr, nullptr);
     cu_check_launch(cb, "add");
     p->out = nullptr;
 }
@@ -445,14 +460,16 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
     }
     const float *b = fuse ? p->b : nullptr;
     bool q8 = e == d && cu_q8_fits(cb, n, d);
+    __half *xh = q8 ? cu_mmf_x_target(cb, n, d) : nullptr;
     unsigned th = norm_threads(e);
     auto kernel = fuse ? (q8 ? rms_norm_kernel<true, true> : rms_norm_kernel<true, false>)
                        : (q8 ? rms_norm_kernel<false, true> : rms_norm_kernel<false, false>);
     cu_launch(cb, kernel, gr, th, 0, fptr(out), fptr(x), b, wd, e, eps,
-              q8 ? cb->q8_x : nullptr, q8 ? cb->q8_ds : nullptr);
+              q8 ? cb->q8_x : nullptr, q8 ? cb->q8_ds : nullptr, xh);
     cu_check_launch(cb, "rms_norm");
     if (fuse) p->out = nullptr;
     if (q8) cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
+    if (xh) cu_mmf_x_claim(cb, fptr(out), n, d);
 }
 
 void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,

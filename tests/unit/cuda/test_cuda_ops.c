@@ -422,6 +422,56 @@ static void test_matmul_copy_dies(void)
     free_pair(Wa); free_pair(Wc); free_pair(A); free_pair(C); free_pair(B); free_pair(D);
 }
 
+/* RMSNorm and the gated activations write the f16 tensor-core matmul's copy of
+ * their output as they write it (cuda_ops.cu, cu_mmf_slot) where the next
+ * matmul may take that kernel (5..64 rows): a matmul right after them must
+ * give the bits of the same matmul on the same values written afresh (which
+ * the matmul converts itself), for Q4_0 and Q8_0, after a norm, an add fused
+ * into a norm and SwiGLU, at rows that take the f16 kernel (6, 16, 64) and
+ * rows that do not (4). k = 320: a row of 10 blocks, not a multiple of the 4
+ * blocks a step of the f16 kernel. */
+static void test_matmul_x_from_producer(void)
+{
+    static const int ns[] = {4, 6, 16, 64};
+    static const uint32_t wt[] = {QT_Q4_0, QT_Q8_0};
+    static const char *ops[] = {"rms_norm", "add + rms_norm", "swiglu"};
+    const int64_t d = 320, m = 96;
+    float *wv = randv(d, 1.0f);
+    pair Wn = weight(QT_F32, 1, 1, d, wv);
+    for (int ti = 0; ti < 2; ti++)
+        for (int ni = 0; ni < 4; ni++) {
+            const int n = ns[ni];
+            pair W = qweight(wt[ti], m, d);
+            pair X = rand_act(n, d, 3.0f), D = rand_act(n, d, 1.0f), G = rand_act(n, d, 2.0f);
+            pair O = act(n, d, NULL), F = act(n, d, NULL), Y = act(n, m, NULL);
+            float *v = malloc(sizeof(float) * (size_t)(n * d));
+            float *after = malloc(sizeof(float) * (size_t)(n * m));
+            float *fresh = malloc(sizeof(float) * (size_t)(n * m));
+            inf_error err;
+            for (int op = 0; op < 3; op++) {
+                if (op == 1) be_add(cu, X.c, X.c, D.c, n);
+                if (op < 2)
+                    be_rms_norm(cu, O.c, X.c, Wn.c, 1e-5f, n);
+                else
+                    be_swiglu(cu, O.c, G.c, X.c, n);
+                be_matmul(cu, Y.c, O.c, W.c, NULL, n);
+                CHECK(be_read(cu, Y.c, 0, n, after, &err) == 0);
+                CHECK(be_read(cu, O.c, 0, n, v, &err) == 0);
+                be_write(cu, F.c, 0, n, v);
+                be_matmul(cu, Y.c, F.c, W.c, NULL, n);
+                CHECK(be_read(cu, Y.c, 0, n, fresh, &err) == 0);
+                CHECK_MSG(!memcmp(after, fresh, sizeof(float) * (size_t)(n * m)),
+                          "matmul after %s (%s, %d rows) differs from the same x written afresh",
+                          ops[op], quant_type_name(wt[ti]), n);
+            }
+            free(v); free(after); free(fresh);
+            free_pair(W); free_pair(X); free_pair(D); free_pair(G);
+            free_pair(O); free_pair(F); free_pair(Y);
+        }
+    free_pair(Wn);
+    free(wv);
+}
+
 /* be_argmax: the first maximum of each row; ties to the lowest index, NaN never
  * picked, a row of -inf gives 0; rows of the vocabulary's width and odd ones. */
 static void test_argmax(void)
@@ -748,6 +798,7 @@ int main(void)
     test_matmul_group_family(k_family);
     test_matmul_group_family(float_family);
     test_matmul_copy_dies();
+    test_matmul_x_from_producer();
     test_argmax();
     test_elementwise();
     test_rope();
