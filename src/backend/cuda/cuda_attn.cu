@@ -22,6 +22,7 @@
 
 #include "backend/cuda/cuda_attn_decode.cuh"
 #include "backend/cuda/cuda_fattn.cuh"
+#include "backend/cuda/cuda_mmf.cuh"
 
 namespace {
 
@@ -304,7 +305,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_rest_kernel(attn_args a, int
 
 // One block per (row, head): out = sum_s acc_s e^(m_s - M) / sum_s sum_s e^(m_s - M).
 __global__ void attn_combine_kernel(float *out, const float *part, int nsp, int hdv, int8_t *q8,
-                                    float2 *q8ds)
+                                    float2 *q8ds, __half *xh)
 {
     cu_pdl_wait();
     const float *pp = part + (size_t)blockIdx.x * nsp * (hdv + 2);
@@ -325,6 +326,7 @@ __global__ void attn_combine_kernel(float *out, const float *part, int nsp, int 
         out[(size_t)blockIdx.x * hdv + e] = o * inv;
         // (hdv % 32 == 0 with q8: each warp holds whole int8 blocks)
         if (q8) cu_q8_round_warp(o * inv, (int64_t)blockIdx.x * hdv + e, q8, q8ds);
+        if (xh) cu_mmf_x_store(xh, (int64_t)blockIdx.x * hdv + e, o * inv);
     }
 }
 
@@ -540,10 +542,10 @@ cu_attn_view cu_attn_view_of(const cu_backend *cb, const cu_kv *kv, const be_att
 }
 
 void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t units, int nsp,
-                     int hdv, int8_t *q8, float2 *q8ds)
+                     int hdv, int8_t *q8, float2 *q8ds, __half *xh)
 {
-    INF_ASSERT(!q8 || hdv % 32 == 0);
-    cu_launch(cb, attn_combine_kernel, (unsigned)units, 128, 0, out, part, nsp, hdv, q8, q8ds);
+    INF_ASSERT((!q8 && !xh) || hdv % 32 == 0);
+    cu_launch(cb, attn_combine_kernel, (unsigned)units, 128, 0, out, part, nsp, hdv, q8, q8ds, xh);
     cu_check_launch(cb, "attention combine");
 }
 

@@ -21,6 +21,7 @@
 // 16 ranges within the kernel, its ranges launched as one thread-block cluster
 // (cluster_merge).
 #include "backend/cuda/cuda_attn_decode.cuh"
+#include "backend/cuda/cuda_mmf.cuh"
 
 #include <climits>
 #include <cmath>
@@ -64,6 +65,7 @@ struct dec_args : cu_attn_view {
     float *out, *part;
     int8_t *q8;              // non-null: also round out to int8 for the next matmul
     float2 *q8ds;
+    __half *xh;              // non-null: also write out as cu_mmf's f16 copy (cuda_mmf.cuh)
     int early;               // 1: keys before a row's position may be read before the wait
     int cluster;             // 1: the splits of a (row, KV head) are one cluster and merge
                              // in it (cluster_merge), instead of through a.part
@@ -105,6 +107,7 @@ __device__ void cluster_merge(const dec_args &a, int row, int g, const float *cm
         const float o = O / S;
         a.out[unit * HD + e] = o;
         if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
+        if (a.xh) cu_mmf_x_store(a.xh, unit * HD + e, o);
     }
     cl.sync(); // no block leaves while another still reads its shared memory
 #endif
@@ -265,6 +268,7 @@ __global__ void __launch_bounds__(WARPS * 32, GM <= 4 ? 4 : 1) attn_decode_kerne
             a.out[unit * HD + e] = o;
             // a warp holds 32 consecutive values of one head: one int8 block
             if (a.q8) cu_q8_round_warp(o, unit * HD + e, a.q8, a.q8ds);
+            if (a.xh) cu_mmf_x_store(a.xh, unit * HD + e, o);
         } else if (a.cluster) {
             // slot 0's row of (h, e) is read above by this thread only
             sm_acc[0][h][e] = O;
@@ -370,6 +374,7 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     bool q8 = cu_q8_fits(cb, n, width);
     a.q8 = q8 ? cb->q8_x : nullptr;
     a.q8ds = q8 ? cb->q8_ds : nullptr;
+    a.xh = q8 ? cu_mmf_x_target(cb, n, width) : nullptr; // and its f16 copy, for 5..64 rows
     // INFERD_CUDA_ATTN_EARLY=0 (read once): no read of keys before the wait.
     static const bool early = cu_env_int("INFERD_CUDA_ATTN_EARLY", 1) != 0;
     a.early = early && n == 1;
@@ -406,7 +411,9 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     case BE_KV_Q8: merged = launch_hd<BE_KV_Q8>(cb, hd, grid, a); break;
     }
     cu_check_launch(cb, "attention (decode)");
-    if (nsp > 1 && !merged) cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds);
+    if (nsp > 1 && !merged)
+        cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds, a.xh);
     if (q8) cu_x_copy_claim(cb, cb->q8, out, n, width);
+    if (a.xh) cu_mmf_x_claim(cb, out, n, width);
     return true;
 }

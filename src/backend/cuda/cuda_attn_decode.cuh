@@ -19,8 +19,10 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
 // out (units, hdv) = the splits' partial results (cb->attn_part layout: for unit
 // u and split s, (max, sum, acc[hdv]) at part + (u * nsp + s) * (hdv + 2))
 // combined; a split with max -inf saw no key (cuda_attn.cu). q8 / q8ds
-// non-null (hdv % 32 == 0): out also rounded to int8 as the decode matmul does.
+// non-null (hdv % 32 == 0): out also rounded to int8 as the decode matmul does;
+// xh non-null: out also written as cu_mmf's f16 copy (cuda_mmf.cuh).
 void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t units, int nsp,
-                     int hdv, int8_t *q8 = nullptr, float2 *q8ds = nullptr);
+                     int hdv, int8_t *q8 = nullptr, float2 *q8ds = nullptr,
+                     __half *xh = nullptr);
 
 #endif

@@ -263,7 +263,7 @@ __global__ void ew_kernel(float *out, const float *a, const float *b, float s, i
     }
     out[i] = r;
     if constexpr (Q8) cu_q8_round_warp(r, i, q, ds);
-    if (xh) xh[i - i % 32 + cu_mmf_slot((int)(i % 32))] = __float2half_rn(r); // a warp: 64 bytes
+    if (xh) cu_mmf_x_store(xh, i, r); // a warp: 64 contiguous bytes
 }
 
 __global__ void gather_kernel(float *out, const float *x, const int32_t *rows, int64_t d)

@@ -728,6 +728,69 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
     free(a); free(b);
 }
 
+/* The decode attention writes the f16 matmul's copy of its output as well
+ * (the x of the output projection, 5..64 rows; cuda_attn_decode.cu): a Q4_0
+ * matmul right after it gives the bits of the same matmul on the output written
+ * afresh. 6 query rows, the last 3 of each of 2 sequences (the decode kernel
+ * takes up to 4 a sequence), KV F16, hd 128, 8 heads over 2 KV heads; 40
+ * tokens a sequence (one split) and 300 (8 splits: the combine kernel). */
+static void test_attention_then_matmul(void)
+{
+    const int hd = 128, h = 8, hkv = 2, B = 16, n = 6, m = 96;
+    for (int li = 0; li < 2; li++) {
+        const int len = li ? 300 : 40, nb = (len + B - 1) / B;
+        be_kv_config kc = {2, hkv, hd, hd, B, 2 * nb, BE_KV_F16};
+        kvpair KV = make_kv(&kc);
+        int32_t *tab = malloc(sizeof(int32_t) * (size_t)(2 * nb));
+        for (int i = 0; i < 2 * nb; i++) tab[i] = i;
+        pair K = act(64, hkv * hd, NULL), V = act(64, hkv * hd, NULL);
+        int32_t tok[64] = {0}, pos[64], seq[64];
+        for (int s = 0; s < 2; s++)
+            for (int p0 = 0; p0 < len; p0 += 64) {
+                const int c = len - p0 < 64 ? len - p0 : 64;
+                for (int i = 0; i < c; i++) {
+                    pos[i] = p0 + i;
+                    seq[i] = 0;
+                }
+                model_batch_seq sq = {tab + s * nb, nb, p0 + c};
+                set_batch(c, tok, pos, seq, 1, &sq, 0, NULL);
+                float *kv = randv(c * hkv * hd, 2.0f), *vv = randv(c * hkv * hd, 2.0f);
+                be_write(cu, K.c, 0, c, kv);
+                be_write(cu, V.c, 0, c, vv);
+                be_kv_write(cu, KV.c, 1, K.c, V.c, c);
+                free(kv);
+                free(vv);
+            }
+        for (int i = 0; i < n; i++) {
+            pos[i] = len - 3 + i % 3;
+            seq[i] = i / 3;
+        }
+        model_batch_seq sqs[2] = {{tab, nb, len}, {tab + nb, nb, len}};
+        set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
+        pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL), F = act(n, h * hd, NULL);
+        pair Y = act(n, m, NULL), W = qweight(QT_Q4_0, m, h * hd);
+        float *v = malloc(sizeof(float) * (size_t)(n * h * hd));
+        float *after = malloc(sizeof(float) * (size_t)(n * m)), *fresh = malloc(sizeof(float) * (size_t)(n * m));
+        be_attn at = {1, h, hkv, hd, hd, 1.0f / sqrtf((float)hd), 0.0f, 0};
+        inf_error err;
+        be_attention(cu, O.c, Q.c, KV.c, &at, n);
+        be_matmul(cu, Y.c, O.c, W.c, NULL, n);
+        CHECK(be_read(cu, Y.c, 0, n, after, &err) == 0);
+        CHECK(be_read(cu, O.c, 0, n, v, &err) == 0);
+        be_write(cu, F.c, 0, n, v);
+        be_matmul(cu, Y.c, F.c, W.c, NULL, n);
+        CHECK(be_read(cu, Y.c, 0, n, fresh, &err) == 0);
+        CHECK_MSG(!memcmp(after, fresh, sizeof(float) * (size_t)(n * m)),
+                  "matmul after the decode attention (%d tokens) differs from the same x written afresh",
+                  len);
+        free(v); free(after); free(fresh); free(tab);
+        free_pair(K); free_pair(V); free_pair(Q); free_pair(O); free_pair(F); free_pair(Y);
+        free_pair(W);
+        be_kv_destroy(ref, KV.r);
+        be_kv_destroy(cu, KV.c);
+    }
+}
+
 static void test_attention(void)
 {
     for (int dt = 0; dt < 4; dt++) {
@@ -740,6 +803,7 @@ static void test_attention(void)
     }
     check_attention(BE_KV_F16, 256, 256, 2, 1, 16, 0, false);
     check_attention(BE_KV_Q8, 512, 512, 2, 2, 16, 1500, false);
+    test_attention_then_matmul();
 }
 
 /* ---- gather_out, write/read of row ranges ---- */
