@@ -545,7 +545,8 @@ void cu_attn_combine(cu_backend *cb, float *out, const float *part, int64_t unit
                      int hdv, int8_t *q8, float2 *q8ds, __half *xh)
 {
     INF_ASSERT((!q8 && !xh) || hdv % 32 == 0);
-    cu_launch(cb, attn_combine_kernel, (unsigned)units, 128, 0, out, part, nsp, hdv, q8, q8ds, xh);
+    cu_launch(cb, attn_combine_kernel, (unsigned)units, 128, 0, out, part, nsp, hdv, q8, q8ds,
+              xh);
     cu_check_launch(cb, "attention combine");
 }
 

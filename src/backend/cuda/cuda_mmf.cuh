@@ -46,12 +46,12 @@ __host__ __device__ constexpr int cu_mmf_slot(int v)
 }
 
 // The f16 copy of x for cu_mmf, for the op that makes x (RMSNorm, the gated
-// activations, the decode attention) to write as it writes x itself, so that the matmuls after it
-// need no conversion kernel: value c of row i at copy[i * k + 32 (c / 32) +
-// cu_mmf_slot(c % 32)]. nullptr when it is not worth it (rows that cu_mmf does
-// not take: CU_MMF_MIN_N..MAX_N as the environment moves them, cu_mmf off) or
-// does not fit; else cb->gemm_x, and the caller calls cu_mmf_x_claim once its
-// kernel is enqueued.
+// activations, the decode attention) to write as it writes x itself, so that
+// the matmuls after it need no conversion kernel: value c of row i at
+// copy[i * k + 32 (c / 32) + cu_mmf_slot(c % 32)]. nullptr when it is not
+// worth it (rows that cu_mmf does not take: CU_MMF_MIN_N..MAX_N as the
+// environment moves them, cu_mmf off) or does not fit; else cb->gemm_x, and
+// the caller calls cu_mmf_x_claim once its kernel is enqueued.
 __half *cu_mmf_x_target(cu_backend *cb, int64_t n, int64_t k);
 
 // Stores v, value i of x (rows of a multiple of 32 values, flat index), into

@@ -163,7 +163,7 @@ __global__ void rms_norm_kernel(float *out, float *x, const float *b, const floa
             const float4 xv = c == c0 ? x0 : xg[c], wv = c == c0 ? w0 : w4[c];
             v = make_float4(xv.x * r * wv.x, xv.y * r * wv.y, xv.z * r * wv.z, xv.w * r * wv.w);
             og[c] = v;
-            if (xh) { // values 4c .. 4c + 3: 4 consecutive slots (cu_mmf_slot), in the order x z y w
+            if (xh) { // values 4c .. 4c + 3: 4 consecutive slots (cu_mmf_slot), as x z y w
                 const int64_t i = g0 + 4 * c;
                 const __half2 lo = __floats2half2_rn(v.x, v.z), hi = __floats2half2_rn(v.y, v.w);
                 uint2 u;
