@@ -108,10 +108,9 @@ mmv_scalar_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t k, in
 // ---- float weights in 16-byte units: grouped, overlapped (see the header) ----
 
 // Values a 16-byte unit of a float format holds.
-template <int T>
-__host__ __device__ constexpr int unit_values()
+__host__ __device__ constexpr int unit_values(uint32_t type)
 {
-    return T == QT_F32 ? 4 : 8;
+    return type == QT_F32 ? 4 : 8;
 }
 
 // One matmul of a launch: row r of the weight at units w + r * k / unit_values.
@@ -120,7 +119,7 @@ using fsegs = cu_mm_segs<fseg>;
 
 // The values of unit q as f32.
 template <int T>
-__device__ __forceinline__ void unit_to_f32(const uint4 &q, float (&v)[unit_values<T>()])
+__device__ __forceinline__ void unit_to_f32(const uint4 &q, float (&v)[unit_values(T)])
 {
     if constexpr (T == QT_F32) {
         v[0] = __uint_as_float(q.x); v[1] = __uint_as_float(q.y);
@@ -140,7 +139,7 @@ template <int T, int NR, int UNR, int KS>
 __global__ void __launch_bounds__(cu_mmvq_warps(KS) * 32)
 mmv_float_kernel(fsegs g, int64_t k, const float *__restrict__ x)
 {
-    constexpr int VE = unit_values<T>(), FW = cu_mmvq_warps(KS), RPB = FW / KS;
+    constexpr int VE = unit_values(T), FW = cu_mmvq_warps(KS), RPB = FW / KS;
     // (a copy picked by constant indices: g.s[si] with si computed would put
     // the whole parameter array on each thread's stack, 128 bytes of local
     // memory a thread, which made this kernel 2-4x slower)
@@ -197,7 +196,7 @@ mmv_float_kernel(fsegs g, int64_t k, const float *__restrict__ x)
 template <int T, int NR, int KS>
 void launch_float_ks(cu_backend *cb, const fsegs &g, unsigned blocks, int64_t k, const float *x)
 {
-    const int64_t per_lane = (k / unit_values<T>() / KS + 31) / 32;
+    const int64_t per_lane = (k / unit_values(T) / KS + 31) / 32;
     const int threads = cu_mmvq_warps(KS) * 32;
     if constexpr (NR == 1)
         if (per_lane <= 2)
@@ -232,11 +231,6 @@ void launch_float(cu_backend *cb, int nr, int ks, const fsegs &g, unsigned block
     case 4: launch_float_nr<T, 4>(cb, ks, g, blocks, k, x); break;
     default: launch_float_nr<T, 8>(cb, ks, g, blocks, k, x); break;
     }
-}
-
-int float_values(uint32_t type)
-{
-    return type == QT_F32 ? 4 : 8;
 }
 
 struct mmv_launch {
@@ -295,7 +289,7 @@ void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
 bool cu_mmv_float_groups(const cu_tensor *w)
 {
     const uint32_t t = w->info.type;
-    return (t == QT_F32 || t == QT_F16 || t == QT_BF16) && w->info.ne[0] % float_values(t) == 0;
+    return cu_mmv_float_type(t) && w->info.ne[0] % unit_values(t) == 0;
 }
 
 bool cu_mmv_float_type(uint32_t type)
@@ -313,7 +307,7 @@ void cu_mmv_float_flush(cu_backend *cb)
         static const int forced = cu_env_int("INFERD_CUDA_MMV_SPLIT", 0);
         const int ks = forced == 1 || forced == 2 || forced == 4 || (forced == 8 && nr == 1)
                            ? forced
-                           : cu_mmvq_row_split(k / float_values(p->type), nr);
+                           : cu_mmvq_row_split(k / unit_values(p->type), nr);
         const int rpb = cu_mmvq_warps(ks) / ks;
         fsegs g;
         g.cnt = p->cnt;
