@@ -25,6 +25,12 @@ int be_cuda_create(int n_threads, be_backend **out, inf_error *err);
  * the backend was created (be must be a cuda backend): for tests and reports. */
 void be_cuda_graph_counts(const be_backend *be, uint64_t *recorded, uint64_t *replayed);
 
+/* Launches of the f16 tensor-core matmul's x-to-f16 conversion since the backend
+ * was created (be must be a cuda backend): the ops that make a matmul's x write
+ * that copy themselves at 5..64 rows, so a matmul right after them launches
+ * none. For tests. */
+uint64_t be_cuda_mmf_x_conversions(const be_backend *be);
+
 #ifdef __cplusplus
 }
 #endif

@@ -194,6 +194,7 @@ struct cu_backend {
     uint64_t graph_seen[CU_GRAPH_SEEN]; // keys run once op by op (a ring)
     uint32_t graph_seen_next;
     uint64_t graph_recorded, graph_replayed; // be_cuda_graph_counts
+    uint64_t mmf_x_converted; // x-to-f16 conversion launches of cu_mmf (be_cuda_mmf_x_conversions)
     bool graph_recording;
     bool graph_off;        // INFERD_CUDA_GRAPHS=0, or a recording failed
     void *blas_ws;         // cuBLAS workspace, fixed so that recordings can hold it
@@ -306,8 +307,9 @@ static inline unsigned cu_blocks(int64_t count, int threads)
 // also lets the kernel after this one start early (it is called once this
 // kernel's own inputs are ready, so at most two kernels overlap): when a
 // kernel starts, every kernel before the one just before it has finished, and
-// a copy on the stream (the step's batch upload) waits for all of them. Without the launch
-// attribute (INFERD_CUDA_PDL=0, or before sm_90) cu_pdl_wait returns at once.
+// a copy on the stream (the step's batch upload) waits for all of them.
+// Without the launch attribute (INFERD_CUDA_PDL=0, or before sm_90)
+// cu_pdl_wait returns at once.
 __device__ __forceinline__ void cu_pdl_wait()
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

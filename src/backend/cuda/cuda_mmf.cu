@@ -707,9 +707,9 @@ void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
     if (cu_x_copy_holds(cb, cb->mmf, x, n, k)) return;
     int64_t cnt8 = n * k / 8;
     cu_launch(cb, x_f16_kernel, cu_blocks(cnt8, 256), 256, 0, x, cnt8, cb->gemm_x);
-    cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
     cu_check_launch(cb, "matmul (mmf): x to f16");
-    cu_x_copy_claim(cb, cb->mmf, x, n, k);
+    cb->mmf_x_converted++;
+    cu_mmf_x_claim(cb, x, n, k);
 }
 
 } // namespace
@@ -726,6 +726,11 @@ void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k)
 {
     cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
     cu_x_copy_claim(cb, cb->mmf, x, n, k);
+}
+
+extern "C" uint64_t be_cuda_mmf_x_conversions(const be_backend *be)
+{
+    return CU_BE(be)->mmf_x_converted;
 }
 
 bool cu_mmf_enabled(void)

@@ -422,6 +422,58 @@ static void test_matmul_copy_dies(void)
     free_pair(Wa); free_pair(Wc); free_pair(A); free_pair(C); free_pair(B); free_pair(D);
 }
 
+/* A probe of the f16 tensor-core matmul's copy of x that the ops making x
+ * write themselves (cuda_ops.cu, cuda_attn_decode.cu): made before such an op
+ * (an allocation after it would end the copy's life), then checked on its
+ * output O (n rows of d): a Q4_0 / Q8_0 matmul on O right away must launch no
+ * x-to-f16 conversion and give the bits of the same matmul on O's values
+ * written afresh into another tensor (which converts them itself: once, where
+ * its rows take the f16 kernel at the default 5..64 rows). */
+typedef struct mm_probe {
+    pair W, F, Y;
+    int n;
+    int64_t d, m;
+    uint32_t type;
+} mm_probe;
+
+static mm_probe mm_probe_make(uint32_t type, int n, int64_t d)
+{
+    mm_probe p = {qweight(type, 96, d), act(n, d, NULL), act(n, 96, NULL), n, d, 96, type};
+    return p;
+}
+
+static void mm_probe_check(mm_probe *p, pair O, const char *what)
+{
+    const int n = p->n;
+    const size_t ybytes = sizeof(float) * (size_t)(n * p->m);
+    float *v = malloc(sizeof(float) * (size_t)(n * p->d)), *after = malloc(ybytes), *fresh = malloc(ybytes);
+    inf_error err;
+    const uint64_t c0 = be_cuda_mmf_x_conversions(cu);
+    be_matmul(cu, p->Y.c, O.c, p->W.c, NULL, n);
+    CHECK(be_read(cu, p->Y.c, 0, n, after, &err) == 0);
+    const uint64_t c1 = be_cuda_mmf_x_conversions(cu);
+    CHECK_MSG(c1 == c0, "matmul after %s (%s, %d rows) converted its x (%llu launches)", what,
+              quant_type_name(p->type), n, (unsigned long long)(c1 - c0));
+    CHECK(be_read(cu, O.c, 0, n, v, &err) == 0);
+    be_write(cu, p->F.c, 0, n, v);
+    be_matmul(cu, p->Y.c, p->F.c, p->W.c, NULL, n);
+    CHECK(be_read(cu, p->Y.c, 0, n, fresh, &err) == 0);
+    const bool mmf_rows = n >= 5 && n <= 64 && !getenv("INFERD_CUDA_MMF") &&
+                          !getenv("INFERD_CUDA_MMF_MIN_N") && !getenv("INFERD_CUDA_MMF_MAX_N");
+    if (mmf_rows) /* the control: the same matmul on a fresh x does convert */
+        CHECK_MSG(be_cuda_mmf_x_conversions(cu) == c1 + 1,
+                  "matmul of %d rows on a fresh x did not take the f16 kernel", n);
+    CHECK_MSG(!memcmp(after, fresh, ybytes),
+              "matmul after %s (%s, %d rows) differs from the same x written afresh", what,
+              quant_type_name(p->type), n);
+    free(v); free(after); free(fresh);
+}
+
+static void mm_probe_free(mm_probe *p)
+{
+    free_pair(p->W); free_pair(p->F); free_pair(p->Y);
+}
+
 /* RMSNorm and the gated activations write the f16 tensor-core matmul's copy of
  * their output as they write it (cuda_ops.cu, cu_mmf_slot) where the next
  * matmul may take that kernel (5..64 rows): a matmul right after them must
@@ -435,38 +487,25 @@ static void test_matmul_x_from_producer(void)
     static const int ns[] = {4, 6, 16, 64};
     static const uint32_t wt[] = {QT_Q4_0, QT_Q8_0};
     static const char *ops[] = {"rms_norm", "add + rms_norm", "swiglu"};
-    const int64_t d = 320, m = 96;
+    const int64_t d = 320;
     float *wv = randv(d, 1.0f);
     pair Wn = weight(QT_F32, 1, 1, d, wv);
     for (int ti = 0; ti < 2; ti++)
         for (int ni = 0; ni < 4; ni++) {
             const int n = ns[ni];
-            pair W = qweight(wt[ti], m, d);
             pair X = rand_act(n, d, 3.0f), D = rand_act(n, d, 1.0f), G = rand_act(n, d, 2.0f);
-            pair O = act(n, d, NULL), F = act(n, d, NULL), Y = act(n, m, NULL);
-            float *v = malloc(sizeof(float) * (size_t)(n * d));
-            float *after = malloc(sizeof(float) * (size_t)(n * m));
-            float *fresh = malloc(sizeof(float) * (size_t)(n * m));
-            inf_error err;
+            pair O = act(n, d, NULL);
+            mm_probe pr = mm_probe_make(wt[ti], n, d);
             for (int op = 0; op < 3; op++) {
                 if (op == 1) be_add(cu, X.c, X.c, D.c, n);
                 if (op < 2)
                     be_rms_norm(cu, O.c, X.c, Wn.c, 1e-5f, n);
                 else
                     be_swiglu(cu, O.c, G.c, X.c, n);
-                be_matmul(cu, Y.c, O.c, W.c, NULL, n);
-                CHECK(be_read(cu, Y.c, 0, n, after, &err) == 0);
-                CHECK(be_read(cu, O.c, 0, n, v, &err) == 0);
-                be_write(cu, F.c, 0, n, v);
-                be_matmul(cu, Y.c, F.c, W.c, NULL, n);
-                CHECK(be_read(cu, Y.c, 0, n, fresh, &err) == 0);
-                CHECK_MSG(!memcmp(after, fresh, sizeof(float) * (size_t)(n * m)),
-                          "matmul after %s (%s, %d rows) differs from the same x written afresh",
-                          ops[op], quant_type_name(wt[ti]), n);
+                mm_probe_check(&pr, O, ops[op]);
             }
-            free(v); free(after); free(fresh);
-            free_pair(W); free_pair(X); free_pair(D); free_pair(G);
-            free_pair(O); free_pair(F); free_pair(Y);
+            mm_probe_free(&pr);
+            free_pair(X); free_pair(D); free_pair(G); free_pair(O);
         }
     free_pair(Wn);
     free(wv);
@@ -736,7 +775,7 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
  * tokens a sequence (one split) and 300 (8 splits: the combine kernel). */
 static void test_attention_then_matmul(void)
 {
-    const int hd = 128, h = 8, hkv = 2, B = 16, n = 6, m = 96;
+    const int hd = 128, h = 8, hkv = 2, B = 16, n = 6;
     for (int li = 0; li < 2; li++) {
         const int len = li ? 300 : 40, nb = (len + B - 1) / B;
         be_kv_config kc = {2, hkv, hd, hd, B, 2 * nb, BE_KV_F16};
@@ -767,25 +806,16 @@ static void test_attention_then_matmul(void)
         }
         model_batch_seq sqs[2] = {{tab, nb, len}, {tab + nb, nb, len}};
         set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
-        pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL), F = act(n, h * hd, NULL);
-        pair Y = act(n, m, NULL), W = qweight(QT_Q4_0, m, h * hd);
-        float *v = malloc(sizeof(float) * (size_t)(n * h * hd));
-        float *after = malloc(sizeof(float) * (size_t)(n * m)), *fresh = malloc(sizeof(float) * (size_t)(n * m));
+        pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL);
+        mm_probe pr = mm_probe_make(QT_Q4_0, n, h * hd);
         be_attn at = {1, h, hkv, hd, hd, 1.0f / sqrtf((float)hd), 0.0f, 0};
-        inf_error err;
         be_attention(cu, O.c, Q.c, KV.c, &at, n);
-        be_matmul(cu, Y.c, O.c, W.c, NULL, n);
-        CHECK(be_read(cu, Y.c, 0, n, after, &err) == 0);
-        CHECK(be_read(cu, O.c, 0, n, v, &err) == 0);
-        be_write(cu, F.c, 0, n, v);
-        be_matmul(cu, Y.c, F.c, W.c, NULL, n);
-        CHECK(be_read(cu, Y.c, 0, n, fresh, &err) == 0);
-        CHECK_MSG(!memcmp(after, fresh, sizeof(float) * (size_t)(n * m)),
-                  "matmul after the decode attention (%d tokens) differs from the same x written afresh",
-                  len);
-        free(v); free(after); free(fresh); free(tab);
-        free_pair(K); free_pair(V); free_pair(Q); free_pair(O); free_pair(F); free_pair(Y);
-        free_pair(W);
+        char what[64];
+        snprintf(what, sizeof what, "the decode attention (%d tokens)", len);
+        mm_probe_check(&pr, O, what);
+        mm_probe_free(&pr);
+        free(tab);
+        free_pair(K); free_pair(V); free_pair(Q); free_pair(O);
         be_kv_destroy(ref, KV.r);
         be_kv_destroy(cu, KV.c);
     }
