@@ -61,6 +61,17 @@ __device__ __forceinline__ void cu_mmf_x_store(__half *xh, int64_t i, float v)
     xh[i - i % 32 + cu_mmf_slot((int)(i % 32))] = __float2half_rn(v);
 }
 
+// The same for values i .. i + 3 (i % 4 == 0): they fill 4 consecutive slots,
+// as v.x v.z v.y v.w (cu_mmf_slot), one 8-byte store.
+__device__ __forceinline__ void cu_mmf_x_store4(__half *xh, int64_t i, float4 v)
+{
+    const __half2 lo = __floats2half2_rn(v.x, v.z), hi = __floats2half2_rn(v.y, v.w);
+    uint2 u;
+    memcpy(&u.x, &lo, 4);
+    memcpy(&u.y, &hi, 4);
+    *(uint2 *)(xh + i - i % 32 + cu_mmf_slot((int)(i % 32))) = u;
+}
+
 // cb->gemm_x now holds rows [0, n) of x (width k) in cu_mmf's order.
 void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k);
 

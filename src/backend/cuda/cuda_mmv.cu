@@ -233,6 +233,16 @@ void launch_float(cu_backend *cb, int nr, int ks, const fsegs &g, unsigned block
     }
 }
 
+// Warps a row: the split of the int8 kernel (cu_mmvq_row_split), or the one
+// INFERD_CUDA_MMV_SPLIT=1|2|4|8 (read once; 8 for one x row only) forces, for
+// measurements.
+int float_split(int64_t units, int nr)
+{
+    static const int forced = cu_env_int("INFERD_CUDA_MMV_SPLIT", 0);
+    if (forced == 1 || forced == 2 || forced == 4 || (forced == 8 && nr == 1)) return forced;
+    return cu_mmvq_row_split(units, nr);
+}
+
 struct mmv_launch {
     template <int T, int NR>
     static void go(cudaStream_t st, const cu_tensor *W, const float *x, float *y, const float *bias)
@@ -304,10 +314,7 @@ void cu_mmv_float_flush(cu_backend *cb)
     for (int64_t i = 0; i < p->n;) {
         const int64_t left = p->n - i;
         const int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        static const int forced = cu_env_int("INFERD_CUDA_MMV_SPLIT", 0);
-        const int ks = forced == 1 || forced == 2 || forced == 4 || (forced == 8 && nr == 1)
-                           ? forced
-                           : cu_mmvq_row_split(k / unit_values(p->type), nr);
+        const int ks = float_split(k / unit_values(p->type), nr);
         const int rpb = cu_mmvq_warps(ks) / ks;
         fsegs g;
         g.cnt = p->cnt;

@@ -15,8 +15,8 @@
 // Blocking: 4 warps a block (8 where a row is split over 8); a warp takes RW
 // rows (1 for one x row, more for several), and a row is split over KS warps
 // (mmvq_kernel, cu_mmvq_row_split). A "unit" is 16 bytes of quants (a Q4_0
-// block, half a Q8_0 block); lane l takes units l, l + 32, ... of its slice, so each warp
-// load is 512 contiguous bytes, and UNR (2, 4 or 8, by the units a lane has)
+// block, half a Q8_0 block); lane l takes units l, l + 32, ... of its slice, so
+// each warp load is 512 contiguous bytes, and UNR (2, 4 or 8, by the units a lane has)
 // units are loaded before any is used: one x row of a 4096-wide Q4_0 weight is
 // 2 units a lane in each of 2 warps, all in flight, issued before the wait for
 // the kernel before (overlapped launch, cuda_common.cuh). The weight stream
@@ -164,8 +164,9 @@ mmvq_kernel(mm_segs g, int64_t nb, const int8_t *__restrict__ xq, const float2 *
 // ran 1.79x, 2.43x and 3.21x one row's tokens/s, against 1.44x, 1.91x and
 // 2.25x with one row a warp. Two x rows: two (H100, engine_bench 8B Q4_0 at 2
 // sequences, 779.9 / 777.8 tok/s against 762.9 / 757.7 with four; at 4
-// sequences four stays best, 1,344 against 1,244 with two). INFERD_CUDA_MMVQ_RW=1, 2 or 4 (read once) sets the
-// rows a warp for several x rows (1 also for one), for such A/B measurements.
+// sequences four stays best, 1,344 against 1,244 with two).
+// INFERD_CUDA_MMVQ_RW=1, 2 or 4 (read once) sets the rows a warp for several x
+// rows (1 also for one), for such A/B measurements.
 int rows_per_warp(int ks, int nr)
 {
     static const int env = cu_env_int("INFERD_CUDA_MMVQ_RW", 0);
@@ -180,11 +181,10 @@ void launch_rw(cu_backend *cb, const mm_segs &g, unsigned blocks, int64_t nb, co
                const float2 *xds)
 {
     int64_t per_lane = (nb * (T == QT_Q4_0 ? 1 : 2) / KS + 31) / 32;
+    const int threads = cu_mmvq_warps(KS) * 32;
     if constexpr (NR == 1)
         if (per_lane <= 2)
-            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, cu_mmvq_warps(KS) * 32,
-                             0, g, nb, xq, xds);
-    const int threads = cu_mmvq_warps(KS) * 32;
+            return cu_launch(cb, mmvq_kernel<T, NR, 2, KS, RW>, blocks, threads, 0, g, nb, xq, xds);
     if (per_lane <= 4)
         cu_launch(cb, mmvq_kernel<T, NR, 4, KS, RW>, blocks, threads, 0, g, nb, xq, xds);
     else

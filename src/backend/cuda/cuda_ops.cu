@@ -163,14 +163,7 @@ __global__ void rms_norm_kernel(float *out, float *x, const float *b, const floa
             const float4 xv = c == c0 ? x0 : xg[c], wv = c == c0 ? w0 : w4[c];
             v = make_float4(xv.x * r * wv.x, xv.y * r * wv.y, xv.z * r * wv.z, xv.w * r * wv.w);
             og[c] = v;
-            if (xh) { // values 4c .. 4c + 3: 4 consecutive slots (cu_mmf_slot), as x z y w
-                const int64_t i = g0 + 4 * c;
-                const __half2 lo = __floats2half2_rn(v.x, v.z), hi = __floats2half2_rn(v.y, v.w);
-                uint2 u;
-                memcpy(&u.x, &lo, 4);
-                memcpy(&u.y, &hi, 4);
-                *(uint2 *)(xh + (i - i % 32) + cu_mmf_slot((int)(i % 32))) = u;
-            }
+            if (xh) cu_mmf_x_store4(xh, g0 + 4 * c, v);
         }
         if constexpr (Q8) {
             // Same rounding as q8_x_kernel (cuda_mmvq.cu): d = amax / 127, q = rn(v / d).
