@@ -48,12 +48,14 @@
 //     into registers (cu_load_stream, L1 no-allocate) before using any, and
 //     x's f16 copy through L1 (the row groups of a block walk the same chunks
 //     at about the same time). A chunk is one round trip; warps run apart.
+//     Its first chunk's weights are loaded before cu_pdl_wait.
 //   mmf_pipe_kernel (cp.async): the block walks k in stages of KW x UNR steps
 //     through a ring of S stages in shared memory, S - 1 in flight while one
 //     computes: each row's part of a stage is copied as one contiguous run,
 //     x's f16 copy once a block (shared by the RW row groups, not loaded by
 //     every warp), all with one barrier a stage. Its first stages' weights
-//     are requested before cu_pdl_wait (launched with cu_launch).
+//     are requested before cu_pdl_wait.
+// Both are launched with cu_launch (overlapped launches, cuda_common.cuh).
 // When the blocks are fewer than half of what the SMs hold at once, k is also
 // split across blocks (grid y): partial sums go to cb->gemm_w and a second
 // kernel adds them in split order, so results do not vary run to run (a
@@ -286,10 +288,10 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
     float acc[MT][NT][4] = {};
 
     const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
-    const int64_t s_end = min(steps, s_beg + spz);
-    for (int64_t s0 = s_beg + kw * UNR; s0 < s_end && valid; s0 += KW * UNR) {
-        uint4 q[UNR][MT][2][UPB];
-        __half2 d[UNR][MT][2];
+    const int64_t s_end = min(steps, s_beg + spz), first = s_beg + kw * UNR;
+    uint4 q[UNR][MT][2][UPB];
+    __half2 d[UNR][MT][2];
+    auto load = [&](int64_t s0) { // the chunk's weight units and scales
 #pragma unroll
         for (int u = 0; u < UNR; u++) {
             const int64_t b = 4 * (s0 + u) + t;
@@ -305,6 +307,14 @@ mmf_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_t spz
                     d[u][i][h] = __half2half2(ok ? __ldg(sp[i][h] + b) : __float2half(0.0f));
                 }
         }
+    };
+    // The weights do not depend on the kernels before this one: the first
+    // chunk is in flight before waiting for them (cu_pdl_wait); x is read and
+    // every store made after it.
+    if (valid && first < s_end) load(first);
+    cu_pdl_wait();
+    for (int64_t s0 = first; s0 < s_end && valid; s0 += KW * UNR) {
+        if (s0 != first) load(s0);
 #pragma unroll
         for (int u = 0; u < UNR; u++) {
             if (s0 + u >= s_end) break;
@@ -578,7 +588,7 @@ __global__ void split_sum_kernel(segs G, const float *__restrict__ part, int spl
 }
 
 // One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8):
-// shape C, on mmf_pipe_kernel (PIPE, cu_launch) or mmf_kernel (plain launch).
+// shape C, on mmf_pipe_kernel (PIPE) or mmf_kernel, both with cu_launch.
 template <class C, bool PIPE>
 void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
 {
@@ -623,10 +633,7 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
     split = (steps + spz - 1) / spz;
     float *part = split > 1 ? (float *)cb->gemm_w : nullptr;
     dim3 grid((unsigned)tiles, (unsigned)split);
-    if constexpr (PIPE)
-        cu_launch(cb, kern, grid, C::THREADS, C::SMEM, G, nb, xh, n, spz, part, mtot);
-    else
-        kern<<<grid, C::THREADS, C::SMEM, cb->stream>>>(G, nb, xh, n, spz, part, mtot);
+    cu_launch(cb, kern, grid, C::THREADS, C::SMEM, G, nb, xh, n, spz, part, mtot);
     cu_check_launch(cb, "matmul (mmf)");
     if (part) {
         cu_launch(cb, split_sum_kernel, cu_blocks(n * mtot, 256), 256, 0, G, (const float *)part,

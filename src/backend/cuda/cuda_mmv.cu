@@ -25,7 +25,8 @@
 // lane 8 values (a "part", cuda_quant.cuh), so that both the weight bytes and
 // the activations a warp loads are contiguous; each part is dequantized into
 // registers once and dotted with the NR activation rows. The partial sums meet
-// in a warp shuffle.
+// in a warp shuffle. Both are launched overlapped (cu_launch): their blocks
+// take SMs while the kernel before drains, and wait for it before any read.
 //
 // Q4_0 / Q8_0 (packed) and Q4_K / Q5_K / Q6_K do not come here: they take the
 // int8 kernels of cuda_mmvq.cu and cuda_mmvq_k.cu (x rounded to int8, dp4a).
@@ -60,6 +61,7 @@ mmv_quant_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t k, int
     using F = cu_fmt<T>;
     int64_t row = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
     if (row >= m) return;
+    cu_pdl_wait(); // (launched overlapped: the blocks are in place when x is ready)
     int lane = threadIdx.x % 32, part = lane % 4;
     const uint8_t *wr = w + (size_t)row * row_bytes;
     int64_t units = k / 32;
@@ -92,6 +94,7 @@ mmv_scalar_kernel(const uint8_t *__restrict__ w, size_t row_bytes, int64_t k, in
 {
     int64_t row = (int64_t)blockIdx.x * WARPS + threadIdx.x / 32;
     if (row >= m) return;
+    cu_pdl_wait();
     int lane = threadIdx.x % 32;
     const uint8_t *wr = w + (size_t)row * row_bytes;
     float acc[NR];
@@ -245,26 +248,29 @@ int float_split(int64_t units, int nr)
 
 struct mmv_launch {
     template <int T, int NR>
-    static void go(cudaStream_t st, const cu_tensor *W, const float *x, float *y, const float *bias)
+    static void go(cu_backend *cb, const cu_tensor *W, const float *x, float *y,
+                   const float *bias)
     {
         int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W);
         unsigned grid = cu_blocks(m, WARPS);
         const uint8_t *w = (const uint8_t *)W->d;
         if constexpr (T == QT_F32 || T == QT_F16 || T == QT_BF16)
-            mmv_scalar_kernel<T, NR><<<grid, WARPS * 32, 0, st>>>(w, W->row_bytes, k, m, x, y, bias);
+            cu_launch(cb, mmv_scalar_kernel<T, NR>, grid, WARPS * 32, 0, w, W->row_bytes, k, m, x,
+                      y, bias);
         else
-            mmv_quant_kernel<T, NR><<<grid, WARPS * 32, 0, st>>>(w, W->row_bytes, k, m, x, y, bias);
+            cu_launch(cb, mmv_quant_kernel<T, NR>, grid, WARPS * 32, 0, w, W->row_bytes, k, m, x,
+                      y, bias);
     }
 
     template <int T>
-    static void run(cudaStream_t st, const cu_tensor *W, const float *x, int nr, float *y,
+    static void run(cu_backend *cb, const cu_tensor *W, const float *x, int nr, float *y,
                     const float *bias)
     {
         switch (nr) {
-        case 1: go<T, 1>(st, W, x, y, bias); break;
-        case 2: go<T, 2>(st, W, x, y, bias); break;
-        case 4: go<T, 4>(st, W, x, y, bias); break;
-        default: go<T, 8>(st, W, x, y, bias); break;
+        case 1: go<T, 1>(cb, W, x, y, bias); break;
+        case 2: go<T, 2>(cb, W, x, y, bias); break;
+        case 4: go<T, 4>(cb, W, x, y, bias); break;
+        default: go<T, 8>(cb, W, x, y, bias); break;
         }
     }
 };
@@ -290,7 +296,7 @@ void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
     for (int64_t i = 0; i < n;) {
         int64_t left = n - i;
         int nr = left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
-        CU_DISPATCH_QUANT(w->info.type, mmv_launch, cb->stream, w, x + i * k, nr, y + i * m, bias);
+        CU_DISPATCH_QUANT(w->info.type, mmv_launch, cb, w, x + i * k, nr, y + i * m, bias);
         cu_check_launch(cb, "matmul (decode)");
         i += nr;
     }
