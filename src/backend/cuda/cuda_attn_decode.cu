@@ -17,9 +17,9 @@
 // sum) and its 8 output dims per head in registers; the block merges them in
 // shared memory at the end. The keys a row sees (t0..pos) are cut into nsp
 // ranges (grid.y) when rows x KV heads alone would leave the GPU idle; the
-// ranges' partial results meet in cu_attn_combine, or for one query row in 2 to
-// 16 ranges within the kernel, its ranges launched as one thread-block cluster
-// (cluster_merge).
+// ranges' partial results meet in cu_attn_combine, or for up to 8 query rows
+// in 2 to 16 ranges within the kernel, a row's ranges launched as one
+// thread-block cluster (cluster_merge).
 #include "backend/cuda/cuda_attn_decode.cuh"
 #include "backend/cuda/cuda_mmf.cuh"
 
@@ -398,11 +398,17 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
         if (nsp < 1) nsp = 1;
     }
     dim3 grid((unsigned)units, (unsigned)nsp);
-    // The splits merge in a cluster for one query row only. Measured on an
+    // The splits merge in a cluster for up to 8 query rows. Measured on an
     // H100, 8B Q4_0: one row (tg128) 451.3 / 450.7 -> 455.0 / 455.0 tok/s, 1B
-    // 1657 / 1660 -> 1702 / 1705; but 16 rows (engine_bench) 3816 / 3829 ->
-    // 3495 / 3487, their 384 blocks in clusters of 3 waiting on each other.
-    a.cluster = n == 1;
+    // 1657 / 1660 -> 1702 / 1705; 2 / 3 / 4 / 8 rows (engine_bench, against
+    // one row only) 791.0 / 1,113.9 / 1,362.5 / 2,432.6 and 790.8 / 1,112.5 /
+    // 1,364.5 / 2,434.2 -> 809.9 / 1,134.3 / 1,375.9 / 2,465.9 and 811.2 /
+    // 1,133.5 / 1,372.9 / 2,475.2; but 16 rows 3816 / 3829 -> 3495 / 3487,
+    // their 384 blocks in clusters of 3 waiting on each other.
+    // INFERD_CUDA_ATTN_CLUSTER_ROWS (read once) sets the most rows, for
+    // measurements.
+    static const int cluster_rows = cu_env_int("INFERD_CUDA_ATTN_CLUSTER_ROWS", 8);
+    a.cluster = n <= cluster_rows;
     bool merged = false;
     switch (c->dtype) {
     case BE_KV_F32: merged = launch_hd<BE_KV_F32>(cb, hd, grid, a); break;

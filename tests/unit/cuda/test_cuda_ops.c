@@ -770,55 +770,59 @@ static void check_attention(be_kv_dtype dtype, int hd, int hdv, int h, int hkv, 
 /* The decode attention writes the f16 matmul's copy of its output as well
  * (the x of the output projection, 5..64 rows; cuda_attn_decode.cu): a Q4_0
  * matmul right after it gives the bits of the same matmul on the output written
- * afresh. 6 query rows, the last 3 of each of 2 sequences (the decode kernel
- * takes up to 4 a sequence), KV F16, hd 128, 8 heads over 2 KV heads; 40
- * tokens a sequence (one split) and 300 (8 splits: the combine kernel). */
+ * afresh. 6 or 12 query rows, the last 3 of each of 2 or 4 sequences (the
+ * decode kernel takes up to 4 a sequence), KV F16, hd 128, 8 heads over 2 KV
+ * heads; 40 and 300 tokens a sequence (4 and 8 splits of the keys: merged in
+ * clusters at 6 rows, by the combine kernel at 12). */
 static void test_attention_then_matmul(void)
 {
-    const int hd = 128, h = 8, hkv = 2, B = 16, n = 6;
-    for (int li = 0; li < 2; li++) {
-        const int len = li ? 300 : 40, nb = (len + B - 1) / B;
-        be_kv_config kc = {2, hkv, hd, hd, B, 2 * nb, BE_KV_F16};
-        kvpair KV = make_kv(&kc);
-        int32_t *tab = malloc(sizeof(int32_t) * (size_t)(2 * nb));
-        for (int i = 0; i < 2 * nb; i++) tab[i] = i;
-        pair K = act(64, hkv * hd, NULL), V = act(64, hkv * hd, NULL);
-        int32_t tok[64] = {0}, pos[64], seq[64];
-        for (int s = 0; s < 2; s++)
-            for (int p0 = 0; p0 < len; p0 += 64) {
-                const int c = len - p0 < 64 ? len - p0 : 64;
-                for (int i = 0; i < c; i++) {
-                    pos[i] = p0 + i;
-                    seq[i] = 0;
+    const int hd = 128, h = 8, hkv = 2, B = 16;
+    for (int ni = 0; ni < 2; ni++)
+        for (int li = 0; li < 2; li++) {
+            const int n = ni ? 12 : 6, ns = n / 3;
+            const int len = li ? 300 : 40, nb = (len + B - 1) / B;
+            be_kv_config kc = {2, hkv, hd, hd, B, ns * nb, BE_KV_F16};
+            kvpair KV = make_kv(&kc);
+            int32_t *tab = malloc(sizeof(int32_t) * (size_t)(ns * nb));
+            for (int i = 0; i < ns * nb; i++) tab[i] = i;
+            pair K = act(64, hkv * hd, NULL), V = act(64, hkv * hd, NULL);
+            int32_t tok[64] = {0}, pos[64], seq[64];
+            for (int s = 0; s < ns; s++)
+                for (int p0 = 0; p0 < len; p0 += 64) {
+                    const int c = len - p0 < 64 ? len - p0 : 64;
+                    for (int i = 0; i < c; i++) {
+                        pos[i] = p0 + i;
+                        seq[i] = 0;
+                    }
+                    model_batch_seq sq = {tab + s * nb, nb, p0 + c};
+                    set_batch(c, tok, pos, seq, 1, &sq, 0, NULL);
+                    float *kv = randv(c * hkv * hd, 2.0f), *vv = randv(c * hkv * hd, 2.0f);
+                    be_write(cu, K.c, 0, c, kv);
+                    be_write(cu, V.c, 0, c, vv);
+                    be_kv_write(cu, KV.c, 1, K.c, V.c, c);
+                    free(kv);
+                    free(vv);
                 }
-                model_batch_seq sq = {tab + s * nb, nb, p0 + c};
-                set_batch(c, tok, pos, seq, 1, &sq, 0, NULL);
-                float *kv = randv(c * hkv * hd, 2.0f), *vv = randv(c * hkv * hd, 2.0f);
-                be_write(cu, K.c, 0, c, kv);
-                be_write(cu, V.c, 0, c, vv);
-                be_kv_write(cu, KV.c, 1, K.c, V.c, c);
-                free(kv);
-                free(vv);
+            model_batch_seq sqs[4];
+            for (int i = 0; i < n; i++) {
+                pos[i] = len - 3 + i % 3;
+                seq[i] = i / 3;
             }
-        for (int i = 0; i < n; i++) {
-            pos[i] = len - 3 + i % 3;
-            seq[i] = i / 3;
+            for (int s = 0; s < ns; s++) sqs[s] = (model_batch_seq){tab + s * nb, nb, len};
+            set_batch(n, tok, pos, seq, ns, sqs, 0, NULL);
+            pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL);
+            mm_probe pr = mm_probe_make(QT_Q4_0, n, h * hd);
+            be_attn at = {1, h, hkv, hd, hd, 1.0f / sqrtf((float)hd), 0.0f, 0};
+            be_attention(cu, O.c, Q.c, KV.c, &at, n);
+            char what[64];
+            snprintf(what, sizeof what, "the decode attention (%d rows, %d tokens)", n, len);
+            mm_probe_check(&pr, O, what);
+            mm_probe_free(&pr);
+            free(tab);
+            free_pair(K); free_pair(V); free_pair(Q); free_pair(O);
+            be_kv_destroy(ref, KV.r);
+            be_kv_destroy(cu, KV.c);
         }
-        model_batch_seq sqs[2] = {{tab, nb, len}, {tab + nb, nb, len}};
-        set_batch(n, tok, pos, seq, 2, sqs, 0, NULL);
-        pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL);
-        mm_probe pr = mm_probe_make(QT_Q4_0, n, h * hd);
-        be_attn at = {1, h, hkv, hd, hd, 1.0f / sqrtf((float)hd), 0.0f, 0};
-        be_attention(cu, O.c, Q.c, KV.c, &at, n);
-        char what[64];
-        snprintf(what, sizeof what, "the decode attention (%d tokens)", len);
-        mm_probe_check(&pr, O, what);
-        mm_probe_free(&pr);
-        free(tab);
-        free_pair(K); free_pair(V); free_pair(Q); free_pair(O);
-        be_kv_destroy(ref, KV.r);
-        be_kv_destroy(cu, KV.c);
-    }
 }
 
 static void test_attention(void)
