@@ -380,11 +380,16 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     a.early = early && n == 1;
 
     // Split the keys when rows x KV heads leave the GPU idle, at least
-    // min_keys a split (64; INFERD_CUDA_ATTN_SPLIT_KEYS, read once, sets it);
+    // min_keys a split (32; INFERD_CUDA_ATTN_SPLIT_KEYS, read once, sets it);
     // the count follows kv_cap (a power-of-two bucket of the longest context),
-    // so that a recorded step replays unchanged as contexts grow.
-    static const int env_keys = cu_env_int("INFERD_CUDA_ATTN_SPLIT_KEYS", 64);
-    const int min_keys = env_keys > 0 ? env_keys : 64;
+    // so that a recorded step replays unchanged as contexts grow. 32 against
+    // 64 on an H100, 8B Q4_0: one row at 128..256 tokens (engine_bench)
+    // 428.4 / 428.5 -> 447.4 / 447.8 tok/s, 4 rows 1,382.9 / 1,382.3 ->
+    // 1,409.2 / 1,406.5; tg128 after 512 tokens 446.1 / 452.2 -> 458.3 /
+    // 453.6, after 2048 450.8 -> 457.2 (16 keys: 451.7 at 128..256 tokens,
+    // but 443.9 / 444.0 and 442.7 at the longer contexts).
+    static const int env_keys = cu_env_int("INFERD_CUDA_ATTN_SPLIT_KEYS", 32);
+    const int min_keys = env_keys > 0 ? env_keys : 32;
     int64_t units = n * c->n_kv_head;
     int64_t kv_len = cb->batch.kv_cap;
     if (p->window > 0 && kv_len > p->window) kv_len = p->window;

@@ -831,8 +831,9 @@ static void test_attention(void)
         check_attention((be_kv_dtype)dt, 64, 64, 4, 2, 16, 0, false);
         check_attention((be_kv_dtype)dt, 40, 40, 6, 3, 5, 0, false); /* q8 group = hd = 40 */
         check_attention((be_kv_dtype)dt, 128, 96, 8, 1, 16, 1500, false); /* split kernel */
-        /* one decode row: 16 splits of a 1024 bucket (a cluster of 16), 32 of 2048 */
-        check_attention((be_kv_dtype)dt, 128, 128, 8, 2, 16, 700, true);
+        /* one decode row: 16 splits of a 512 bucket (a cluster of 16), 64 of 2048
+         * (the combine kernel) */
+        check_attention((be_kv_dtype)dt, 128, 128, 8, 2, 16, 400, true);
         check_attention((be_kv_dtype)dt, 128, 128, 8, 2, 16, 1500, true);
     }
     check_attention(BE_KV_F16, 256, 256, 2, 1, 16, 0, false);
