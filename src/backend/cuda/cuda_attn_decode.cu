@@ -368,13 +368,13 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     a.q = q;
     a.out = out;
     a.part = cb->attn_part;
-    // The output is the x of the output projection: round it to int8 on the way
-    // (cb->q8), as the decode matmul would, when it fits.
+    // The output is the x of the output projection: its copies for that matmul
+    // are written on the way (int8, and f16 at 5..64 rows: cu_x_outs_for).
     int64_t width = (int64_t)p->n_head * hd;
-    bool q8 = cu_q8_fits(cb, n, width);
-    a.q8 = q8 ? cb->q8_x : nullptr;
-    a.q8ds = q8 ? cb->q8_ds : nullptr;
-    a.xh = q8 ? cu_mmf_x_target(cb, n, width) : nullptr; // and its f16 copy, for 5..64 rows
+    const cu_x_outs xo = cu_x_outs_for(cb, n, width);
+    a.q8 = xo.q8;
+    a.q8ds = xo.q8ds;
+    a.xh = xo.xh;
     // INFERD_CUDA_ATTN_EARLY=0 (read once): no read of keys before the wait.
     static const bool early = cu_env_int("INFERD_CUDA_ATTN_EARLY", 1) != 0;
     a.early = early && n == 1;
@@ -424,7 +424,6 @@ bool cu_attn_decode(cu_backend *cb, float *out, const float *q, const cu_kv *kv,
     cu_check_launch(cb, "attention (decode)");
     if (nsp > 1 && !merged)
         cu_attn_combine(cb, out, cb->attn_part, n * p->n_head, (int)nsp, hd, a.q8, a.q8ds, a.xh);
-    if (q8) cu_x_copy_claim(cb, cb->q8, out, n, width);
-    if (a.xh) cu_mmf_x_claim(cb, out, n, width);
+    cu_x_outs_claim(cb, xo, out, n, width);
     return true;
 }

@@ -120,15 +120,6 @@ int64_t mmf_max_n()
     return x >= 2 && x <= CU_MMQ_MAX_N ? x : CU_MMF_MAX_N;
 }
 
-} // namespace
-
-bool cu_mmf_takes_rows(int64_t n)
-{
-    return n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled();
-}
-
-namespace {
-
 bool takes_mmf(const cu_tensor *W, int64_t n)
 {
     // (its kernels index a tile of x and the weight's 16-byte pieces with
@@ -152,6 +143,11 @@ route matmul_route(const cu_tensor *W, int64_t n)
 }
 
 } // namespace
+
+bool cu_mmf_takes_rows(int64_t n)
+{
+    return n >= mmf_min_n() && n <= mmf_max_n() && cu_mmf_enabled();
+}
 
 // The dp4a kernels (packed and K-quant, behind cu_mmv) and cu_mmf may defer
 // their launch to group matmuls.

@@ -707,6 +707,13 @@ void launch_t(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
         launch_nt<T, 8>(cb, G, nb, xh, n);
 }
 
+// cb->gemm_x now holds rows [0, n) of x (width k) in cu_mmf's order.
+void mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k)
+{
+    cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
+    cu_x_copy_claim(cb, cb->mmf, x, n, k);
+}
+
 // x rows [0, n) -> f16 in piece order in cb->gemm_x, unless it still holds them.
 void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
 {
@@ -716,23 +723,27 @@ void prepare_x(cu_backend *cb, const float *x, int64_t n, int64_t k)
     cu_launch(cb, x_f16_kernel, cu_blocks(cnt8, 256), 256, 0, x, cnt8, cb->gemm_x);
     cu_check_launch(cb, "matmul (mmf): x to f16");
     cb->mmf_x_converted++;
-    cu_mmf_x_claim(cb, x, n, k);
+    mmf_x_claim(cb, x, n, k);
 }
 
 } // namespace
 
-__half *cu_mmf_x_target(cu_backend *cb, int64_t n, int64_t k)
+cu_x_outs cu_x_outs_for(cu_backend *cb, int64_t n, int64_t k)
 {
-    if (!cu_mmf_takes_rows(n) || k % 32 != 0 || (size_t)(n * k) > cb->gemm_x_cap ||
-        (int64_t)CU_MMF_TILE_N * k >= ((int64_t)1 << 31))
-        return nullptr;
-    return cb->gemm_x;
+    cu_x_outs o = {};
+    if (!cu_q8_fits(cb, n, k)) return o;
+    o.q8 = cb->q8_x;
+    o.q8ds = cb->q8_ds;
+    if (cu_mmf_takes_rows(n) && (size_t)(n * k) <= cb->gemm_x_cap &&
+        (int64_t)CU_MMF_TILE_N * k < ((int64_t)1 << 31))
+        o.xh = cb->gemm_x;
+    return o;
 }
 
-void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k)
+void cu_x_outs_claim(cu_backend *cb, const cu_x_outs &o, const float *x, int64_t n, int64_t k)
 {
-    cb->gx.src = nullptr; // the cuBLAS path's copy of its x in gemm_x is gone
-    cu_x_copy_claim(cb, cb->mmf, x, n, k);
+    if (o.q8) cu_x_copy_claim(cb, cb->q8, x, n, k);
+    if (o.xh) mmf_x_claim(cb, x, n, k);
 }
 
 extern "C" uint64_t be_cuda_mmf_x_conversions(const be_backend *be)

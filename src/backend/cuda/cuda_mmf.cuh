@@ -45,14 +45,23 @@ __host__ __device__ constexpr int cu_mmf_slot(int v)
     return 8 * ((v % 16) / 4) + 4 * (v / 16) + 2 * (v % 2) + (v % 4) / 2;
 }
 
-// The f16 copy of x for cu_mmf, for the op that makes x (RMSNorm, the gated
-// activations, the decode attention) to write as it writes x itself, so that
-// the matmuls after it need no conversion kernel: value c of row i at
-// copy[i * k + 32 (c / 32) + cu_mmf_slot(c % 32)]. nullptr when it is not
-// worth it (rows that cu_mmf does not take: CU_MMF_MIN_N..MAX_N as the
-// environment moves them, cu_mmf off) or does not fit; else cb->gemm_x, and
-// the caller calls cu_mmf_x_claim once its kernel is enqueued.
-__half *cu_mmf_x_target(cu_backend *cb, int64_t n, int64_t k);
+// The copies of x for the matmuls after it that an op making x (RMSNorm, the
+// gated activations, the decode attention) writes as it writes x, so that
+// those matmuls need no conversion kernel: the decode kernels' int8 copy (q8,
+// q8ds: cb->q8_x, cb->q8_ds) where it fits, and with it cu_mmf's f16 copy (xh:
+// cb->gemm_x; value c of row i at xh[i * k + 32 (c / 32) + cu_mmf_slot(c %
+// 32)]) where the rows may take cu_mmf (CU_MMF_MIN_N..MAX_N as the environment
+// moves them, cu_mmf on) and fit. A null pointer: that copy is not written.
+struct cu_x_outs {
+    int8_t *q8;
+    float2 *q8ds;
+    __half *xh;
+};
+cu_x_outs cu_x_outs_for(cu_backend *cb, int64_t n, int64_t k);
+
+// Once the op's kernel is enqueued: the copies o names now hold rows [0, n)
+// of width k of x.
+void cu_x_outs_claim(cu_backend *cb, const cu_x_outs &o, const float *x, int64_t n, int64_t k);
 
 // Stores v, value i of x (rows of a multiple of 32 values, flat index), into
 // that copy.
@@ -71,8 +80,5 @@ __device__ __forceinline__ void cu_mmf_x_store4(__half *xh, int64_t i, float4 v)
     memcpy(&u.y, &hi, 4);
     *(uint2 *)(xh + i - i % 32 + cu_mmf_slot((int)(i % 32))) = u;
 }
-
-// cb->gemm_x now holds rows [0, n) of x (width k) in cu_mmf's order.
-void cu_mmf_x_claim(cu_backend *cb, const float *x, int64_t n, int64_t k);
 
 #endif

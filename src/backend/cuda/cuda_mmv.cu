@@ -254,7 +254,7 @@ struct mmv_launch {
         int64_t k = W->info.ne[0], m = cu_rows((const be_tensor *)W);
         unsigned grid = cu_blocks(m, WARPS);
         const uint8_t *w = (const uint8_t *)W->d;
-        if constexpr (T == QT_F32 || T == QT_F16 || T == QT_BF16)
+        if constexpr (cu_mmv_float_type(T))
             cu_launch(cb, mmv_scalar_kernel<T, NR>, grid, WARPS * 32, 0, w, W->row_bytes, k, m, x,
                       y, bias);
         else
@@ -306,11 +306,6 @@ bool cu_mmv_float_groups(const cu_tensor *w)
 {
     const uint32_t t = w->info.type;
     return cu_mmv_float_type(t) && w->info.ne[0] % unit_values(t) == 0;
-}
-
-bool cu_mmv_float_type(uint32_t type)
-{
-    return type == QT_F32 || type == QT_F16 || type == QT_BF16;
 }
 
 void cu_mmv_float_flush(cu_backend *cb)

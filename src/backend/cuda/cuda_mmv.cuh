@@ -19,8 +19,12 @@ void cu_mmv(cu_backend *cb, const cu_tensor *w, const float *x, int64_t n, float
 // pending group (cu_mm_group_add), launched by cu_mmvq_flush.
 bool cu_mmv_float_groups(const cu_tensor *w);
 
-// Whether a pending group of this weight type is the float kernel's.
-bool cu_mmv_float_type(uint32_t type);
+// Whether weights of this type are float ones (F32, F16, BF16): a pending group
+// of them is the float kernel's.
+__host__ __device__ constexpr bool cu_mmv_float_type(uint32_t type)
+{
+    return type == QT_F32 || type == QT_F16 || type == QT_BF16;
+}
 
 // Launches the pending group cb->pmm of float weights, then clears it. Called
 // by cu_mmvq_flush.

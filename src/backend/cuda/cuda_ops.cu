@@ -366,13 +366,12 @@ void ew(be_backend *be, be_tensor *out, const be_tensor *a, const be_tensor *b, 
     if (b) check_same(out, b, n);
     int64_t d = cu_row_len(out), cnt = n * d;
     if (cnt <= 0) return;
-    if (Q8GLU && cu_q8_fits(cb, n, d)) {
-        __half *xh = cu_mmf_x_target(cb, n, d);
+    const cu_x_outs xo = Q8GLU ? cu_x_outs_for(cb, n, d) : cu_x_outs{};
+    if (xo.q8) {
         cu_launch(cb, ew_kernel<OP, true>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out),
-                  fptr(a), fptr(b), s, cnt, cb->q8_x, cb->q8_ds, xh);
+                  fptr(a), fptr(b), s, cnt, xo.q8, xo.q8ds, xo.xh);
         cu_check_launch(cb, what);
-        cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
-        if (xh) cu_mmf_x_claim(cb, fptr(out), n, d);
+        cu_x_outs_claim(cb, xo, fptr(out), n, d);
         return;
     }
     cu_launch(cb, ew_kernel<OP>, cu_blocks(cnt, THREADS), THREADS, 0, fptr(out), fptr(a),
@@ -452,17 +451,16 @@ void cu_rms_norm(be_backend *be, be_tensor *out, const be_tensor *x, const be_te
         return;
     }
     const float *b = fuse ? p->b : nullptr;
-    bool q8 = e == d && cu_q8_fits(cb, n, d);
-    __half *xh = q8 ? cu_mmf_x_target(cb, n, d) : nullptr;
+    // (the copies for the next matmul where a group is a whole row)
+    const cu_x_outs xo = e == d ? cu_x_outs_for(cb, n, d) : cu_x_outs{};
+    const bool q8 = xo.q8 != nullptr;
     unsigned th = norm_threads(e);
     auto kernel = fuse ? (q8 ? rms_norm_kernel<true, true> : rms_norm_kernel<true, false>)
                        : (q8 ? rms_norm_kernel<false, true> : rms_norm_kernel<false, false>);
-    cu_launch(cb, kernel, gr, th, 0, fptr(out), fptr(x), b, wd, e, eps,
-              q8 ? cb->q8_x : nullptr, q8 ? cb->q8_ds : nullptr, xh);
+    cu_launch(cb, kernel, gr, th, 0, fptr(out), fptr(x), b, wd, e, eps, xo.q8, xo.q8ds, xo.xh);
     cu_check_launch(cb, "rms_norm");
     if (fuse) p->out = nullptr;
-    if (q8) cu_x_copy_claim(cb, cb->q8, fptr(out), n, d);
-    if (xh) cu_mmf_x_claim(cb, fptr(out), n, d);
+    cu_x_outs_claim(cb, xo, fptr(out), n, d);
 }
 
 void cu_swiglu(be_backend *be, be_tensor *out, const be_tensor *gate, const be_tensor *up,
