@@ -782,7 +782,10 @@ static void test_attention_then_matmul(void)
             const int n = ni ? 12 : 6, ns = n / 3;
             const int len = li ? 300 : 40, nb = (len + B - 1) / B;
             be_kv_config kc = {2, hkv, hd, hd, B, ns * nb, BE_KV_F16};
-            kvpair KV = make_kv(&kc);
+            be_kv *KV = NULL;
+            inf_error err;
+            CHECK_MSG(be_kv_create(cu, &kc, &KV, &err) == 0, "cuda kv_create: %s", err.msg);
+            INF_ASSERT(KV);
             int32_t *tab = malloc(sizeof(int32_t) * (size_t)(ns * nb));
             for (int i = 0; i < ns * nb; i++) tab[i] = i;
             pair K = act(64, hkv * hd, NULL), V = act(64, hkv * hd, NULL);
@@ -799,7 +802,7 @@ static void test_attention_then_matmul(void)
                     float *kv = randv(c * hkv * hd, 2.0f), *vv = randv(c * hkv * hd, 2.0f);
                     be_write(cu, K.c, 0, c, kv);
                     be_write(cu, V.c, 0, c, vv);
-                    be_kv_write(cu, KV.c, 1, K.c, V.c, c);
+                    be_kv_write(cu, KV, 1, K.c, V.c, c);
                     free(kv);
                     free(vv);
                 }
@@ -813,15 +816,14 @@ static void test_attention_then_matmul(void)
             pair Q = rand_act(n, h * hd, 1.0f), O = act(n, h * hd, NULL);
             mm_probe pr = mm_probe_make(QT_Q4_0, n, h * hd);
             be_attn at = {1, h, hkv, hd, hd, 1.0f / sqrtf((float)hd), 0.0f, 0};
-            be_attention(cu, O.c, Q.c, KV.c, &at, n);
+            be_attention(cu, O.c, Q.c, KV, &at, n);
             char what[64];
             snprintf(what, sizeof what, "the decode attention (%d rows, %d tokens)", n, len);
             mm_probe_check(&pr, O, what);
             mm_probe_free(&pr);
             free(tab);
             free_pair(K); free_pair(V); free_pair(Q); free_pair(O);
-            be_kv_destroy(ref, KV.r);
-            be_kv_destroy(cu, KV.c);
+            be_kv_destroy(cu, KV);
         }
 }
 
