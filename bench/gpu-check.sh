@@ -246,3 +246,7 @@ echo "--- batched (engine_bench)"; grep -E '^\||^\(a\)|exit' "$BATCH" 2>/dev/nul
 echo "--- server (inferd bench)"; grep -iE 'throughput|phase|c=|seq' "$SERVE" 2>/dev/null | head -20
 echo "--- memcheck (tail)"; tail -5 "$OUTDIR/memcheck.log" 2>/dev/null
 echo "--- ncu (one 8B Q4_0 decode window)"; head -20 "$OUTDIR/ncu.log" 2>/dev/null
+# the exit status says whether every test that ran passed (a skipped step is
+# not a failure; before, it was whatever the last display command returned)
+for t in "${!R_TEST[@]}"; do [ "${R_TEST[$t]}" = 0 ] || exit 1; done
+exit 0
