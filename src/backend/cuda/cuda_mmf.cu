@@ -75,11 +75,17 @@
 // us at 2..16 rows, 126 MB) whatever the tile: 64..256 rows a block, 1..8
 // warps along k, 128..1024-byte runs of a row a stage, 2..4 stages, tiles
 // starting at rotated k offsets (no change) -- while the register kernel does
-// 42 us at 16 rows (3 TB/s). So the pipeline is bounded neither by latency
-// hiding nor by issue but by how the memory system serves its requests; next
-// to try: the L2 prefetch-size qualifier on cp.async (.L2::128B / ::256B),
-// bulk copies (cp.async.bulk) of a row's run, and Marlin-style repacking of
-// the weights so a block's tile is contiguous. Q8_0 stays on the register
+// 42 us at 16 rows (3 TB/s). Later, on an H100 (Nsight Compute, bench/RESULTS.md):
+// DRAM at 22-36%, a third to half of the issue slots busy, about one warp of
+// 3-4 a scheduler ready: each warp's own chain of instructions bounds it.
+// Its main loop had as many instructions working out the copies' addresses
+// in every stage as dequantizing and multiplying (604 in the 9..16-row Q4_0
+// loop, 16 of them mmas); computed once per thread, and with one lop3 a
+// nibble pair instead of two, that loop is 269, and Q4_0 at 8 / 16 / 32 / 64
+// sequences gained 6 / 6 / 10 / 8% (the L2 prefetch-size qualifier on
+// cp.async, .L2::256B, lost 2-5%). Next to try: bulk copies (cp.async.bulk)
+// of a row's run, Marlin-style repacking of the weights so a block's tile is
+// contiguous, wgmma with warp-specialized loads. Q8_0 stays on the register
 // kernel up to 32 rows (launch_nt). For 2..4 rows the dp4a kernel stays
 // faster (Q4_0 45 / 57 us at 2 / 4 rows against 70), so those rows go there
 // (CU_MMF_MIN_N).
@@ -180,6 +186,17 @@ __device__ __forceinline__ void mma_f16(float (&d)[4], const uint32_t (&a)[4], u
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// (v & mask) | bits as one lop3: written as two C operations, each with an
+// immediate, they compile to two LOP3 instructions (a LOP3 takes one
+// immediate), one of the four instructions per two Q4_0 weights.
+template <uint32_t MASK, uint32_t BITS>
+__device__ __forceinline__ uint32_t and_or(uint32_t v)
+{
+    uint32_t r;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(r) : "r"(v), "n"(MASK), "n"(BITS));
+    return r;
+}
+
 // The A fragments of mmas 2j and 2j + 1 of a step for one lane: a[0] (mma 2j),
 // a[1] (mma 2j + 1), each {row g k-lo, row g + 8 k-lo, row g k-hi, row g + 8
 // k-hi}, from the lane's quants q[h] (h = 0: row g, 1: row g + 8) and scales.
@@ -187,17 +204,17 @@ template <int T>
 __device__ __forceinline__ void dequant(uint32_t (&a)[2][4], const uint4 (&q)[2][T == QT_Q4_0 ? 1 : 2],
                                         const __half2 (&d)[2], int j)
 {
-    const uint32_t MAG = 0x64006400u;
+    constexpr uint32_t MAG = 0x64006400u;
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         if constexpr (T == QT_Q4_0) {
             const __half2 c1032 = __float2half2_rn(1032.0f), c16 = __float2half2_rn(0.0625f),
                           c72 = __float2half2_rn(-72.0f);
             uint32_t v = word(q[h][0], j), v8 = v >> 8;
-            a[0][h] = as_u32(__hmul2(__hsub2(as_h2((v & 0x000f000fu) | MAG), c1032), d[h]));
-            a[0][h + 2] = as_u32(__hmul2(__hsub2(as_h2((v8 & 0x000f000fu) | MAG), c1032), d[h]));
-            a[1][h] = as_u32(__hmul2(__hfma2(as_h2((v & 0x00f000f0u) | MAG), c16, c72), d[h]));
-            a[1][h + 2] = as_u32(__hmul2(__hfma2(as_h2((v8 & 0x00f000f0u) | MAG), c16, c72), d[h]));
+            a[0][h] = as_u32(__hmul2(__hsub2(as_h2(and_or<0x000f000fu, MAG>(v)), c1032), d[h]));
+            a[0][h + 2] = as_u32(__hmul2(__hsub2(as_h2(and_or<0x000f000fu, MAG>(v8)), c1032), d[h]));
+            a[1][h] = as_u32(__hmul2(__hfma2(as_h2(and_or<0x00f000f0u, MAG>(v)), c16, c72), d[h]));
+            a[1][h + 2] = as_u32(__hmul2(__hfma2(as_h2(and_or<0x00f000f0u, MAG>(v8)), c16, c72), d[h]));
         } else {
             const __half2 c1152 = __float2half2_rn(1152.0f);
             uint32_t v0 = word(q[h][0], j) ^ 0x80808080u, v1 = word(q[h][1], j) ^ 0x80808080u;
@@ -456,24 +473,52 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
     const bool sc_async = nb % 4 == 0; // a step's 4 scales are 8 aligned bytes
     float acc[MT][NT][4] = {};
 
-    const int64_t steps = (nb + 3) / 4, s_beg = (int64_t)blockIdx.y * spz;
-    const int64_t s_end = min(steps, s_beg + spz), nst = (s_end - s_beg + KW * UNR - 1) / (KW * UNR);
+    // Stages in ints: steps < 2^31 (k < 2^36).
+    const int steps = (int)((nb + 3) / 4), s_beg = (int)(blockIdx.y * spz);
+    const int s_end = min(steps, s_beg + (int)spz), nst = (s_end - s_beg + KW * UNR - 1) / (KW * UNR);
+
+    // This thread's scale and x copies are fixed for the whole walk along k
+    // but for the stage's offset: their shared-memory places in a slot and
+    // their sources at stage 0 are worked out once here (done in every stage,
+    // that index arithmetic had been as many instructions as a stage's
+    // dequantization and mmas). As THREADS is a multiple of KW * UNR (scales)
+    // and of KW * UNR * 16 (x), the copies c of a thread share their step /
+    // block and word and walk rows in steps of SC_RS / X_RS.
+    constexpr int SC_N = C::ROWS * KW * UNR, SCPT = (SC_N + C::THREADS - 1) / C::THREADS;
+    constexpr int SC_RS = C::THREADS / (KW * UNR);
+    constexpr int X_N = NT * 8 * KW * UNR * 16, XCPT = (X_N + C::THREADS - 1) / C::THREADS;
+    constexpr int X_RS = C::THREADS / (KW * UNR * 16);
+    static_assert(C::THREADS % (KW * UNR * 16) == 0 && C::THREADS % (KW * UNR) == 0,
+                  "a thread's copies share their step, block and word");
+    const int sidx = threadIdx.x % (KW * UNR); // scales: the stage's step
+    int sc_dst[SCPT], sc_src[SCPT];              // bytes into a slot; scales from sg.sc
+#pragma unroll
+    for (int c = 0; c < SCPT; c++) {
+        const int rr = threadIdx.x / (KW * UNR) + c * SC_RS;
+        const int w = (rr / (MT * 16)) * KW + sidx / UNR, u = sidx % UNR;
+        sc_dst[c] = C::XB + w * (C::WB + C::SB) + C::WB + (u * MT * 16 + rr % (MT * 16)) * 8;
+        sc_src[c] = (int)(min(rblk + rr, m - 1) * nb); // m * nb < 2^31 (host check)
+    }
+    const int xcc = threadIdx.x % (KW * UNR * 16), xbb = xcc / 4, xj = xcc % 4; // x: block, word
+    const int xrow0 = threadIdx.x / (KW * UNR * 16);
+    const int x_dst0 = xrow0 * C::XROW + (4 * xbb + (xj ^ (xbb & 3))) * 16;
+    const int x_src0 = xrow0 * (int)k + 32 * xbb + 8 * xj; // n * k < 2^31 (host check)
 
     // Quants and scales of stage st into slot, by the whole block.
-    auto issue_w = [&](int64_t st, int slot) {
-        unsigned char *base = smem + slot * C::STAGE + C::XB;
-        const int64_t s0 = s_beg + st * KW * UNR;
-        const int64_t b = 4 * s0 + un / UPB;
+    auto issue_w = [&](int st, int slot) {
+        unsigned char *base = smem + slot * C::STAGE;
+        const int s0 = s_beg + st * KW * UNR;
+        const int64_t b = 4 * (int64_t)s0 + un / UPB;
         const bool ok = s0 + un / (4 * UPB) < s_end && b < nb;
 #pragma unroll
         for (int c = 0; c < CPT; c++)
-            cp_async<16>(base + cdst[c], sg.w + csrc[c] + (ok ? 4 * s0 * UPB : 0), ok);
-        for (int c = threadIdx.x; c < C::ROWS * KW * UNR; c += C::THREADS) {
-            const int rr = c / (KW * UNR), sidx = c % (KW * UNR);
-            const int w = (rr / (MT * 16)) * KW + sidx / UNR, u = sidx % UNR;
-            __half *ws = (__half *)(base + w * (C::WB + C::SB) + C::WB) + (u * MT * 16 + rr % (MT * 16)) * 4;
-            const __half *src = sg.sc + min(rblk + rr, m - 1) * nb;
-            const int64_t s = s0 + sidx;
+            cp_async<16>(base + C::XB + cdst[c], sg.w + csrc[c] + (ok ? 4 * s0 * UPB : 0), ok);
+        const int s = s0 + sidx;
+#pragma unroll
+        for (int c = 0; c < SCPT; c++) {
+            if (SC_N % C::THREADS && threadIdx.x + c * C::THREADS >= SC_N) break;
+            __half *ws = (__half *)(base + sc_dst[c]);
+            const __half *src = sg.sc + sc_src[c];
             if (sc_async) {
                 cp_async<8>(ws, src + (s < s_end ? 4 * s : 0), s < s_end);
             } else { // k = 32 * (not a multiple of 4): plain loads, tail blocks zero
@@ -486,15 +531,18 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
     // x of stage st into slot: row c, block bb of the stage, word j at (4 bb +
     // (j ^ bb % 4)) * 16 bytes into the row, so that a warp's reads (rows g,
     // blocks 4 (kw UNR + u) + t, one word) hit 32 distinct banks.
-    auto issue_x = [&](int64_t st, int slot) {
+    auto issue_x = [&](int st, int slot) {
         unsigned char *xs = smem + slot * C::STAGE;
-        const int64_t s0 = s_beg + st * KW * UNR;
-        for (int c = threadIdx.x; c < NT * 8 * KW * UNR * 16; c += C::THREADS) {
-            const int row = c / (KW * UNR * 16), cc = c % (KW * UNR * 16), bb = cc / 4, j = cc % 4;
-            const int64_t gb = 4 * s0 + bb;
-            const bool ok = row < n && gb < nb && s0 + bb / 4 < s_end;
-            cp_async<16>(xs + row * C::XROW + (4 * bb + (j ^ (bb & 3))) * 16,
-                         ok ? (const void *)(xh + (int64_t)row * k + 32 * gb + 8 * j) : (const void *)xh,
+        const int s0 = s_beg + st * KW * UNR;
+        const bool kok = 4 * (int64_t)s0 + xbb < nb && s0 + xbb / 4 < s_end;
+#pragma unroll
+        for (int c = 0; c < XCPT; c++) {
+            const int row = xrow0 + c * X_RS;
+            if (X_N % C::THREADS && row >= NT * 8) break;
+            const bool ok = kok && row < n;
+            cp_async<16>(xs + x_dst0 + c * X_RS * C::XROW,
+                         ok ? (const void *)(xh + x_src0 + c * X_RS * (int)k + 128 * s0)
+                            : (const void *)xh,
                          ok);
         }
     };
@@ -513,11 +561,11 @@ mmf_pipe_kernel(segs G, int64_t nb, const __half *__restrict__ xh, int n, int64_
         cp_commit();
     }
     int slot = 0;
-    for (int64_t st = 0; st < nst; st++) {
+    for (int st = 0; st < nst; st++) {
         cp_wait<S - 2>(); // stage st (this thread's part) has landed
         __syncthreads();  // everyone's part; everyone done with stage st - 1's slot
         {
-            const int64_t nx = st + S - 1;
+            const int nx = st + S - 1;
             const int ns = slot == 0 ? S - 1 : slot - 1;
             if (nx < nst) {
                 issue_w(nx, ns);
@@ -587,6 +635,12 @@ __global__ void split_sum_kernel(segs G, const float *__restrict__ part, int spl
     sg.y[col * sg.m + row] = s + (sg.bias ? sg.bias[row] : 0.0f);
 }
 
+bool hold2()
+{
+    static const bool on = cu_env_int("INFERD_CUDA_MMF_HOLD2", 1) != 0;
+    return on;
+}
+
 // One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8):
 // shape C, on mmf_pipe_kernel (PIPE) or mmf_kernel, both with cu_launch.
 template <class C, bool PIPE>
@@ -597,14 +651,21 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
         kern = mmf_pipe_kernel<C>;
     else
         kern = mmf_kernel<C>;
+    // The pipelined kernel's shapes were tuned at 2 blocks an SM; where a third
+    // would fit (the 9..16-row Q4_0 shape: 69 registers, 57 KB), the block
+    // asks for 76 KB so that it does not: at 16 rows 3 blocks an SM took
+    // gate/up from 38.9 to 45.2 us (224 blocks on 132 SMs) and o from 10.0 to
+    // 11.1 while q/k/v went from 14.2 to 12.1 (H100, test_cuda_mmf --bench).
+    // INFERD_CUDA_MMF_HOLD2=0 (read once) lets the third in, for measurements.
+    static const int smem = PIPE && C::SMEM < 76 * 1024 && hold2() ? 76 * 1024 : C::SMEM;
     static int occ = 0; // blocks an SM holds (once per instantiation, device 0)
     if (!occ) {
         cudaError_t e = cudaSuccess;
-        if (C::SMEM > 48 * 1024)
-            e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
+        if (smem > 48 * 1024)
+            e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
         int v = 0;
         if (e == cudaSuccess)
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, kern, C::THREADS, C::SMEM);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, kern, C::THREADS, smem);
         if (e != cudaSuccess || v < 1) {
             cu_record(cb, e != cudaSuccess ? e : cudaErrorInvalidConfiguration,
                       "matmul (mmf): kernel attributes");
@@ -633,7 +694,7 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
     split = (steps + spz - 1) / spz;
     float *part = split > 1 ? (float *)cb->gemm_w : nullptr;
     dim3 grid((unsigned)tiles, (unsigned)split);
-    cu_launch(cb, kern, grid, C::THREADS, C::SMEM, G, nb, xh, n, spz, part, mtot);
+    cu_launch(cb, kern, grid, C::THREADS, smem, G, nb, xh, n, spz, part, mtot);
     cu_check_launch(cb, "matmul (mmf)");
     if (part) {
         cu_launch(cb, split_sum_kernel, cu_blocks(n * mtot, 256), 256, 0, G, (const float *)part,
