@@ -641,6 +641,34 @@ bool hold2()
     return on;
 }
 
+// The shapes were tuned at 2 blocks an SM; where a third would fit (the
+// 9..16-row Q4_0 pipeline: 69 registers, 57 KB), the block asks for 76 KB
+// of shared memory so that it does not: at 16 rows 3 blocks an SM took
+// gate/up from 38.9 to 45.2 us (224 blocks on 132 SMs) and o from 10.0 to
+// 11.1 while q/k/v went from 14.2 to 12.1 (H100, test_cuda_mmf --bench).
+// Shapes held to 2 by their registers keep their small request (and the L1
+// that the register kernel reads x through). INFERD_CUDA_MMF_HOLD2=0 (read
+// once) lets the third in, for measurements.
+struct block_fit {
+    int smem;        // the dynamic shared memory a block asks for
+    int occ;         // blocks an SM then holds
+    cudaError_t err; // of setting or asking the attributes
+};
+
+template <typename K>
+block_fit fit_blocks(K kern, int threads, int smem)
+{
+    block_fit f = {smem, 0, cudaSuccess};
+    for (;;) {
+        if (f.smem > 48 * 1024)
+            f.err = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, f.smem);
+        if (f.err == cudaSuccess)
+            f.err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&f.occ, kern, threads, f.smem);
+        if (f.err != cudaSuccess || f.occ <= 2 || !hold2() || f.smem >= 76 * 1024) return f;
+        f.smem = 76 * 1024;
+    }
+}
+
 // One launch over the group's matmuls for x rows [0, n) of xh (n <= NT * 8):
 // shape C, on mmf_pipe_kernel (PIPE) or mmf_kernel, both with cu_launch.
 template <class C, bool PIPE>
@@ -651,28 +679,13 @@ void launch(cu_backend *cb, segs &G, int64_t nb, const __half *xh, int n)
         kern = mmf_pipe_kernel<C>;
     else
         kern = mmf_kernel<C>;
-    // The pipelined kernel's shapes were tuned at 2 blocks an SM; where a third
-    // would fit (the 9..16-row Q4_0 shape: 69 registers, 57 KB), the block
-    // asks for 76 KB so that it does not: at 16 rows 3 blocks an SM took
-    // gate/up from 38.9 to 45.2 us (224 blocks on 132 SMs) and o from 10.0 to
-    // 11.1 while q/k/v went from 14.2 to 12.1 (H100, test_cuda_mmf --bench).
-    // INFERD_CUDA_MMF_HOLD2=0 (read once) lets the third in, for measurements.
-    static const int smem = PIPE && C::SMEM < 76 * 1024 && hold2() ? 76 * 1024 : C::SMEM;
-    static int occ = 0; // blocks an SM holds (once per instantiation, device 0)
-    if (!occ) {
-        cudaError_t e = cudaSuccess;
-        if (smem > 48 * 1024)
-            e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-        int v = 0;
-        if (e == cudaSuccess)
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&v, kern, C::THREADS, smem);
-        if (e != cudaSuccess || v < 1) {
-            cu_record(cb, e != cudaSuccess ? e : cudaErrorInvalidConfiguration,
-                      "matmul (mmf): kernel attributes");
-            return;
-        }
-        occ = v;
+    static const block_fit fit = fit_blocks(kern, C::THREADS, C::SMEM);
+    if (fit.err != cudaSuccess || fit.occ < 1) {
+        cu_record(cb, fit.err != cudaSuccess ? fit.err : cudaErrorInvalidConfiguration,
+                  "matmul (mmf): kernel attributes");
+        return;
     }
+    const int smem = fit.smem, occ = fit.occ;
     int64_t tiles = 0, mtot = 0;
     for (int j = 0; j < G.cnt; j++) {
         G.s[j].blk0 = tiles;
