@@ -635,12 +635,6 @@ __global__ void split_sum_kernel(segs G, const float *__restrict__ part, int spl
     sg.y[col * sg.m + row] = s + (sg.bias ? sg.bias[row] : 0.0f);
 }
 
-bool hold2()
-{
-    static const bool on = cu_env_int("INFERD_CUDA_MMF_HOLD2", 1) != 0;
-    return on;
-}
-
 // The shapes were tuned at 2 blocks an SM; where a third would fit (the
 // 9..16-row Q4_0 pipeline: 69 registers, 57 KB), the block asks for 76 KB
 // of shared memory so that it does not: at 16 rows 3 blocks an SM took
@@ -649,6 +643,12 @@ bool hold2()
 // Shapes held to 2 by their registers keep their small request (and the L1
 // that the register kernel reads x through). INFERD_CUDA_MMF_HOLD2=0 (read
 // once) lets the third in, for measurements.
+bool hold2()
+{
+    static const bool on = cu_env_int("INFERD_CUDA_MMF_HOLD2", 1) != 0;
+    return on;
+}
+
 struct block_fit {
     int smem;        // the dynamic shared memory a block asks for
     int occ;         // blocks an SM then holds
