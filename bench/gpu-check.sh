@@ -15,9 +15,11 @@
 #      the original benchmark's shape through the server (`inferd serve` +
 #      `inferd bench --phases seq,conc --concurrency 4 --max-tokens 256
 #      --ignore-eos`) on the 8B Q4_0 file (GPU_CHECK_SERVER=0 skips);
-#      then compute-sanitizer memcheck on test_cuda_ops (GPU_CHECK_SANITIZER=0 skips);
 #   then Nsight Compute over one 8B Q4_0 decode token (GPU_CHECK_NCU=0 skips;
 #      GPU_CHECK_NCU_SKIP / _COUNT: launches to skip, then to profile: one token);
+#   then compute-sanitizer: memcheck on test_cuda_ops and test_cuda_mmf
+#      (GPU_CHECK_SANITIZER=0 skips), racecheck on test_cuda_fattn, test_cuda_mmf
+#      and test_cuda_ops (GPU_CHECK_RACECHECK=0 skips);
 #   4. logs and summary.md (a table with GB/s and % of the 3.1 TB/s read
 #      bandwidth for decode) in OUTDIR.
 # llama.cpp's CUDA build, the peer, is started first in the background (from
@@ -189,23 +191,29 @@ if [ "${GPU_CHECK_NCU:-1}" = 1 ] && command -v ncu > /dev/null && [ -s "$F8" ]; 
     python3 "$ROOT/bench/ncu_summary.py" "$WORK/ncu.csv" > "$OUTDIR/ncu.log" 2>&1
 fi
 
-# ---- memcheck last: it is the slowest and the least likely to find news ----
-R_SAN=77
-stamp memcheck
-if [ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
-    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool memcheck --leak-check no \
-        --error-exitcode 3 "$BIN/test_cuda_ops" > "$OUTDIR/memcheck.log" 2>&1
-    R_SAN=$?
-fi
-R_RACE=77
-if [ "${GPU_CHECK_RACECHECK:-1}" = 1 ] && command -v compute-sanitizer > /dev/null; then
-    stamp racecheck
-    # the attention and tile kernels share memory between warps: the op test's
-    # quick cases and the tensor-core attention test
-    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool racecheck \
-        --error-exitcode 3 "$BIN/test_cuda_fattn" > "$OUTDIR/racecheck.log" 2>&1
-    R_RACE=$?
-fi
+# ---- sanitizers last: the slowest and the least likely to find news ----
+# memcheck over the op suite and the f16 tensor-core matmul (its address
+# arithmetic); racecheck over the kernels whose warps share memory: the
+# tensor-core attention, the f16 matmul's cp.async ring, and the op suite
+# (the decode attention's cluster merge, the quick tile cases). One log each,
+# TOOL-TEST.log.
+declare -A R_SAN
+SAN_RUNS=
+[ "${GPU_CHECK_SANITIZER:-1}" = 1 ] && SAN_RUNS="memcheck:test_cuda_ops memcheck:test_cuda_mmf"
+[ "${GPU_CHECK_RACECHECK:-1}" = 1 ] &&
+    SAN_RUNS="$SAN_RUNS racecheck:test_cuda_fattn racecheck:test_cuda_mmf racecheck:test_cuda_ops"
+command -v compute-sanitizer > /dev/null || SAN_RUNS=
+for r in $SAN_RUNS; do
+    tool=${r%%:*} t=${r##*:}
+    [ -x "$BIN/$t" ] || continue
+    stamp "$tool $t"
+    extra=
+    [ "$tool" = memcheck ] && extra="--leak-check no"
+    # shellcheck disable=SC2086 # $extra: no option or one option of two words
+    timeout "${GPU_CHECK_SANITIZER_S:-150}" compute-sanitizer --tool "$tool" $extra \
+        --error-exitcode 3 "$BIN/$t" > "$OUTDIR/$tool-$t.log" 2>&1
+    R_SAN[$tool-$t]=$?
+done
 
 # ---- summary ----
 stamp summary
@@ -217,8 +225,9 @@ stamp summary
     for t in "${!R_TEST[@]}"; do
         echo "| $t | $(status "$t" "${R_TEST[$t]}") $(grep -E '^[0-9]+ passed' "$OUTDIR/$t.log" | tail -1) |"
     done
-    echo "| memcheck test_cuda_ops | $(status san $R_SAN) $(grep -E 'ERROR SUMMARY' "$OUTDIR/memcheck.log" 2>/dev/null | tail -1) |"
-    echo "| racecheck test_cuda_fattn | $(status race $R_RACE) $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUTDIR/racecheck.log" 2>/dev/null | tail -1) |"
+    for k in "${!R_SAN[@]}"; do
+        echo "| ${k/-/ } | $(status "$k" "${R_SAN[$k]}") $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$OUTDIR/$k.log" | tail -1) |"
+    done
     echo
     echo "| model | type | file GB | test | tok/s | GB/s (decode: file bytes x tok/s) | % of 3.1 TB/s |"
     echo "| --- | --- | ---: | --- | ---: | ---: | ---: |"
@@ -244,9 +253,10 @@ echo
 for t in "${!R_TEST[@]}"; do echo "--- $t (tail)"; tail -15 "$OUTDIR/$t.log"; done
 echo "--- batched (engine_bench)"; grep -E '^\||^\(a\)|exit' "$BATCH" 2>/dev/null
 echo "--- server (inferd bench)"; grep -iE 'throughput|phase|c=|seq' "$SERVE" 2>/dev/null | head -20
-echo "--- memcheck (tail)"; tail -5 "$OUTDIR/memcheck.log" 2>/dev/null
+for k in "${!R_SAN[@]}"; do echo "--- $k (tail)"; tail -3 "$OUTDIR/$k.log"; done
 echo "--- ncu (one 8B Q4_0 decode window)"; head -20 "$OUTDIR/ncu.log" 2>/dev/null
-# the exit status says whether every test that ran passed (a skipped step is
-# not a failure; before, it was whatever the last display command returned)
+# the exit status says whether every test and sanitizer run that ran passed
+# (a skipped step is not a failure)
 for t in "${!R_TEST[@]}"; do [ "${R_TEST[$t]}" = 0 ] || exit 1; done
+for k in "${!R_SAN[@]}"; do [ "${R_SAN[$k]}" = 0 ] || exit 1; done
 exit 0
