@@ -285,6 +285,16 @@ static inline int32_t cu_q8_group(int32_t hd)
     return hd % 64 == 0 ? 64 : hd;
 }
 
+// Lets kernel take `bytes` of dynamic shared memory: above 48 KiB a kernel
+// must opt in (once is enough). Callers keep the result in a function-local
+// static, so the attribute is set once per kernel and thread-safely.
+template <typename K>
+static inline cudaError_t cu_smem_opt_in(K kernel, size_t bytes)
+{
+    if (bytes <= 48 * 1024) return cudaSuccess;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+}
+
 static inline unsigned cu_blocks(int64_t count, int threads)
 {
     return (unsigned)((count + threads - 1) / threads);

@@ -441,17 +441,10 @@ template <int DT, int HD>
 void launch(cu_backend *cb, const fa_args &a, int n_head, int64_t n)
 {
     using C = fa_cfg<HD>;
-    // Above 48 KiB of dynamic shared memory a kernel must opt in, once.
-    static bool opted = false;
-    if (!opted) {
-        cudaError_t e = cudaFuncSetAttribute(fattn_kernel<DT, HD>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             (int)C::SMEM);
-        if (e != cudaSuccess) {
-            cu_record(cb, e, "attention (tensor cores): shared memory");
-            return;
-        }
-        opted = true;
+    static const cudaError_t opted = cu_smem_opt_in(fattn_kernel<DT, HD>, C::SMEM);
+    if (opted != cudaSuccess) {
+        cu_record(cb, opted, "attention (tensor cores): shared memory");
+        return;
     }
     dim3 grid((unsigned)n_head, (unsigned)((n + FA_M - 1) / FA_M));
     fattn_kernel<DT, HD><<<grid, FA_THREADS, C::SMEM, cb->stream>>>(a);

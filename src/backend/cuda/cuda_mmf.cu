@@ -660,8 +660,7 @@ block_fit fit_blocks(K kern, int threads, int smem)
 {
     block_fit f = {smem, 0, cudaSuccess};
     for (;;) {
-        if (f.smem > 48 * 1024)
-            f.err = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, f.smem);
+        f.err = cu_smem_opt_in(kern, (size_t)f.smem);
         if (f.err == cudaSuccess)
             f.err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&f.occ, kern, threads, f.smem);
         if (f.err != cudaSuccess || f.occ <= 2 || !hold2() || f.smem >= 76 * 1024) return f;

@@ -378,15 +378,10 @@ void launch(cu_backend *cb, const cu_tensor *W, int64_t n, float *y, const float
     int64_t sps = (stages + split - 1) / split;
     split = (stages + sps - 1) / sps; // no empty split
     float *part = split > 1 ? (float *)cb->gemm_w : nullptr;
-    static bool smem_set = false; // once per instantiation (device 0)
-    if (!smem_set) {
-        cudaError_t e = cudaFuncSetAttribute(mmq_kernel<T, C>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, L::SMEM);
-        if (e != cudaSuccess) {
-            cu_record(cb, e, "matmul (mmq): shared memory size");
-            return;
-        }
-        smem_set = true;
+    static const cudaError_t opted = cu_smem_opt_in(mmq_kernel<T, C>, L::SMEM); // (device 0)
+    if (opted != cudaSuccess) {
+        cu_record(cb, opted, "matmul (mmq): shared memory size");
+        return;
     }
     dim3 grid((unsigned)ntl, (unsigned)mt, (unsigned)split);
     mmq_kernel<T, C><<<grid, C::THREADS, L::SMEM, cb->stream>>>(qs, sc, m, nb, cb->q8_x, cb->q8_ds,
